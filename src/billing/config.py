@@ -1,0 +1,61 @@
+"""Settings, read once from the environment (prefix ``BILLING_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory: ``$XDG_DATA_HOME/billing`` or ``~/.local/share/billing``."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "billing"
+
+
+def to_async_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` URLs and select the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("database URL must start with postgresql:// (or postgres://)")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BILLING_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="External PostgreSQL URL; without it an embedded server is started.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the embedded PostgreSQL keeps its data.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    pool_size: int = Field(default=8, ge=1, le=100)
+    pool_max_overflow: int = Field(default=2, ge=0, le=100)
+    pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
+    connect_timeout: float = Field(default=5.0, gt=0)
+    statement_timeout_ms: int = Field(default=10_000, ge=0)
+    retry_max_attempts: int = Field(default=10, ge=1, le=100)
+    retry_base_delay: float = Field(default=0.002, ge=0, description="Seconds; doubles per retry.")
+    retry_max_delay: float = Field(default=0.2, ge=0, description="Cap of one backoff sleep.")
+    migrate_on_start: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        return to_async_url(value) if value else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

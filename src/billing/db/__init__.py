@@ -1,0 +1,1 @@
+"""Database access: engine, models, embedded server, migrations."""

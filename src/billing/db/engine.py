@@ -1,0 +1,36 @@
+"""The async engine: small pool, SERIALIZABLE by default, pre-ping so it heals after outages."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from billing.config import Settings
+
+APPLICATION_NAME = "billing-api"
+
+
+def create_engine(settings: Settings, url: str) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        isolation_level="SERIALIZABLE",
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.connect_timeout,
+            "server_settings": {
+                "application_name": APPLICATION_NAME,
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "idle_in_transaction_session_timeout": "60000",
+            },
+        },
+    )
+
+    return engine
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Business operations. No GraphQL here: the API layer translates, this layer decides."""

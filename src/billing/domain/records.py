@@ -1,0 +1,42 @@
+"""Plain values the domain hands back to its callers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    id: int
+    login: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class WalletRecord:
+    id: int
+    client_id: int
+    balance: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class NewClient:
+    client: ClientRecord
+    wallet: WalletRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Resupplied:
+    transaction_number: uuid.UUID
+    amount: Decimal
+    wallet: WalletRecord  # as it is right after the resupply
+
+
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    transaction_number: uuid.UUID
+    amount: Decimal
+    wallet_from: WalletRecord  # both as they are right after the transfer
+    wallet_to: WalletRecord

@@ -1,0 +1,211 @@
+"""The one place where write transactions are opened, committed and retried.
+
+Every money-moving operation runs ``Database.write(work)``: one SERIALIZABLE transaction, retried
+on serialization failures (40001) and deadlocks (40P01), including those raised by COMMIT. The
+outcome of a fault is classified by what the server told us and when it happened:
+
+* 40001 / 40P01: the server aborted the transaction, so running it again is safe;
+* connection lost before COMMIT was sent: nothing was written, so running it again is safe;
+* connection lost during COMMIT: the outcome is unknown, so it is reported as such, never as
+  a failure;
+* the database unreachable for the whole retry budget: ``ServiceUnavailable`` (nothing written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from billing.domain.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# Connection problems, the server shutting down or starting up, too many connections.
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300", "40003")
+# Statement or lock timeout: waiting longer will not help this request.
+BUSY_SQLSTATES = frozenset({"57014", "55P03"})
+
+
+class Fault(enum.Enum):
+    RETRY = "retry"  # the server aborted the transaction: run it again
+    UNAVAILABLE = "unavailable"  # the database could not be reached or the connection broke
+    BUSY = "busy"  # timed out waiting; give up for now
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE carried by an exception as SQLAlchemy or asyncpg raise it."""
+    for candidate in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    code = getattr(cause, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def classify(exc: BaseException) -> Fault | None:
+    """How to react to an exception from the database; None means it is a bug, not a fault."""
+    state = sqlstate_of(exc)
+    if state in RETRYABLE_SQLSTATES:
+        return Fault.RETRY
+    if state in BUSY_SQLSTATES:
+        return Fault.BUSY
+    if state is not None and state.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        return Fault.UNAVAILABLE
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return Fault.UNAVAILABLE
+    if isinstance(exc, sa_exc.TimeoutError):
+        return Fault.BUSY  # no pooled connection in time: the process is saturated
+    if isinstance(exc, sa_exc.InterfaceError | OSError):
+        # InterfaceError: "connection is closed" (terminated while idle, no sqlstate);
+        # OSError: connection refused or reset, connect timeouts.
+        return Fault.UNAVAILABLE
+    try:
+        import asyncpg
+
+        if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InterfaceError):
+            return Fault.UNAVAILABLE
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        pass
+    return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 10
+    base_delay: float = 0.002
+    max_delay: float = 0.2
+    deadline: float = 10.0  # seconds; no retry starts after this much time has passed
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter for the sleep after failed attempt ``attempt``."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+@dataclass
+class Counters:
+    """Process-wide counts, for logs and tests; metrics export builds on these."""
+
+    retries: int = 0
+    try_again: int = 0
+    unavailable: int = 0
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    counters: Counters = field(default_factory=Counters)
+
+    async def write(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        *,
+        wallet_locks: Iterable[int] = (),
+    ) -> T:
+        """Run ``work`` in one SERIALIZABLE transaction, retried as described in this module.
+
+        ``wallet_locks``: wallets whose concurrent writers should queue instead of aborting each
+        other. Session advisory locks are taken on them in ascending id order *before* the
+        transaction starts (a lock taken inside a SERIALIZABLE transaction comes after its
+        snapshot, too late to prevent the conflict), and released after it ends.
+        """
+        locks = sorted(set(wallet_locks))
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.policy.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            committing = False
+            try:
+                async with self.engine.connect() as conn, _wallet_gate(conn, locks):
+                    async with conn.begin():
+                        result = await work(conn)
+                        committing = True
+                    return result
+            except Exception as exc:
+                fault = classify(exc)
+                if fault is None:
+                    raise
+                if fault is Fault.UNAVAILABLE and committing:
+                    log.warning("connection lost during COMMIT; outcome unknown: %r", exc)
+                    raise OutcomeUnknown() from exc
+                if fault is Fault.BUSY:
+                    self.counters.try_again += 1
+                    raise TryAgain() from exc
+                pause = self.policy.backoff(attempt)
+                if attempt >= self.policy.max_attempts or loop.time() + pause > give_up_at:
+                    if fault is Fault.RETRY:
+                        self.counters.try_again += 1
+                        log.warning("giving up after %d attempts: %r", attempt, exc)
+                        raise TryAgain() from exc
+                    self.counters.unavailable += 1
+                    log.error("database unavailable after %d attempts: %r", attempt, exc)
+                    raise ServiceUnavailable() from exc
+                self.counters.retries += 1
+                log.info("retrying transaction (attempt %d failed: %s)", attempt, fault.value)
+                await asyncio.sleep(pause)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only REPEATABLE READ transaction: one consistent snapshot, never a 40001."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True
+                )
+                async with conn.begin():
+                    yield conn
+        except Exception as exc:
+            if classify(exc) is Fault.UNAVAILABLE:
+                self.counters.unavailable += 1
+                raise ServiceUnavailable() from exc
+            raise
+
+
+@asynccontextmanager
+async def _wallet_gate(conn: AsyncConnection, wallet_ids: list[int]) -> AsyncIterator[None]:
+    if not wallet_ids:
+        yield
+        return
+    await conn.execution_options(isolation_level="AUTOCOMMIT")
+    # Target-list expressions are evaluated left to right: the locks are taken in id order.
+    columns = ", ".join(f"pg_advisory_lock(:w{i})" for i in range(len(wallet_ids)))
+    await conn.execute(text(f"SELECT {columns}"), {f"w{i}": w for i, w in enumerate(wallet_ids)})  # noqa: S608 - placeholders only
+    await conn.commit()
+    await conn.execution_options(isolation_level="SERIALIZABLE")
+    try:
+        yield
+    finally:
+        await _release_gate(conn)
+
+
+async def _release_gate(conn: AsyncConnection) -> None:
+    try:
+        if conn.in_transaction():
+            await conn.rollback()
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        await conn.commit()
+    except Exception:
+        # The session may be gone (its locks with it). If not, closing it is the only way to be
+        # sure no lock outlives this request.
+        log.debug("could not release wallet locks; discarding the connection", exc_info=True)
+        with contextlib.suppress(Exception):
+            await conn.invalidate()

@@ -1,0 +1,50 @@
+"""Validation of identifiers and client fields."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from billing.domain.errors import InvalidInput
+
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[1-9][0-9]{0,18}")
+_LOGIN = re.compile(r"[A-Za-z0-9._-]{3,64}")
+NAME_MAX = 200
+# Control characters, surrogates and line/paragraph separators have no place in a name.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+
+
+def parse_id(raw: str) -> int | None:
+    """A positive 64-bit id written canonically ("42"), or None."""
+    if not _ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+def require_id(raw: str, field: str) -> int:
+    value = parse_id(raw)
+    if value is None:
+        raise InvalidInput(field, f"{field} must be a wallet id such as \"42\".")
+    return value
+
+
+def clean_login(login: str) -> str:
+    if not _LOGIN.fullmatch(login):
+        raise InvalidInput(
+            "login",
+            "login must be 3 to 64 characters: letters A-Z and a-z, digits, '.', '_' or '-'.",
+        )
+    return login
+
+
+def clean_name(name: str) -> str:
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    if not cleaned:
+        raise InvalidInput("name", "name must not be empty.")
+    if len(cleaned) > NAME_MAX:
+        raise InvalidInput("name", f"name must be at most {NAME_MAX} characters.")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in cleaned):
+        raise InvalidInput("name", "name must not contain control characters.")
+    return cleaned
