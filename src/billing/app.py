@@ -1,0 +1,63 @@
+"""The Starlette application: factory, lifespan (engine, migrations) and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from billing.config import Settings, get_settings
+from billing.db.engine import create_engine, safe_url
+from billing.db.migrate import run_alembic
+from billing.domain.transactions import Database, RetryPolicy
+from billing.graphql.view import BillingGraphQL
+from billing.middleware import RequestIdMiddleware
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnreachable(RuntimeError):
+    """Raised at startup when the database cannot be reached or migrated."""
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    url = settings.database_url
+    if url is None:
+        from billing.db.embedded import start_embedded
+
+        url = start_embedded(settings.data_dir).url()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings, url)
+        try:
+            if settings.migrate_on_start:
+                try:
+                    await run_alembic(engine)
+                except OSError as exc:
+                    raise DatabaseUnreachable(
+                        f"cannot reach the database at {safe_url(url)}: {exc}"
+                    ) from exc
+            app.state.db = Database(
+                engine,
+                RetryPolicy(
+                    max_attempts=settings.retry_max_attempts,
+                    base_delay=settings.retry_base_delay,
+                    max_delay=settings.retry_max_delay,
+                ),
+            )
+            yield
+        finally:
+            await engine.dispose()
+
+    graphql = BillingGraphQL()
+    return Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"])],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,103 @@
+"""Per-request context: the database, one read snapshot, and DataLoaders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.dataloader import DataLoader
+
+from billing.domain import reads
+from billing.domain.errors import ServiceUnavailable
+from billing.domain.records import ClientRecord, WalletRecord
+from billing.domain.transactions import Database, Fault, classify
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Reader:
+    """One read-only REPEATABLE READ transaction per request, opened on first use.
+
+    All queries of a request see one consistent snapshot. Loaders may dispatch at the same
+    time; a lock keeps them from using the connection concurrently.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._conn: AsyncConnection | None = None
+
+    async def run(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+        async with self._lock:
+            try:
+                if self._conn is None:
+                    stack = contextlib.AsyncExitStack()
+                    self._conn = await stack.enter_async_context(self._db.read())
+                    self._stack = stack
+                return await query(self._conn)
+            except Exception as exc:
+                if classify(exc) is Fault.UNAVAILABLE:
+                    await self._close()
+                    raise ServiceUnavailable() from exc
+                raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._close()
+
+    async def _close(self) -> None:
+        stack, self._stack, self._conn = self._stack, None, None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                await stack.aclose()
+
+
+def _loader(
+    reader: Reader, fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[Mapping[K, V]]],
+    missing: Callable[[], V],
+) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> list[V]:
+        found = await reader.run(lambda conn: fetch(conn, keys))
+        return [found.get(k, missing()) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, reader: Reader) -> None:
+        self.client: DataLoader[int, ClientRecord | None] = _loader(
+            reader, reads.clients_by_id, lambda: None
+        )
+        self.wallet: DataLoader[int, WalletRecord | None] = _loader(
+            reader, reads.wallets_by_id, lambda: None
+        )
+        self.wallets_of_client: DataLoader[int, list[WalletRecord]] = _loader(
+            reader, reads.wallets_by_client, list
+        )
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response
+    db: Database
+    request_id: str
+    reader: Reader = field(init=False)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = Reader(self.db)
+        self.loaders = Loaders(self.reader)
+
+    async def before_write(self) -> None:
+        """Forget what this request has read: data resolved after a mutation must show it."""
+        await self.reader.close()
+        self.loaders = Loaders(self.reader)

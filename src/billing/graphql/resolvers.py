@@ -1,0 +1,111 @@
+"""Query and Mutation roots. Each resolver: input -> one domain call -> result type."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from billing.domain import clients, payments
+from billing.domain.errors import OperationError
+from billing.domain.validation import parse_id
+from billing.graphql.context import Context
+from billing.graphql.errors import (
+    BalanceLimitExceeded,
+    InsufficientFunds,
+    InvalidInput,
+    LoginTaken,
+    OutcomeUnknown,
+    ServiceUnavailable,
+    TryAgain,
+    WalletNotFound,
+    to_error,
+)
+from billing.graphql.inputs import CreateClientInput, ResupplyInput, TransferInput
+from billing.graphql.types import (
+    Client,
+    CreateClientSuccess,
+    ResupplySuccess,
+    TransferSuccess,
+    Wallet,
+)
+
+Info = strawberry.Info[Context, None]
+
+CreateClientResult = Annotated[
+    CreateClientSuccess | InvalidInput | LoginTaken | TryAgain | ServiceUnavailable | OutcomeUnknown,
+    strawberry.union("CreateClientResult"),
+]
+ResupplyResult = Annotated[
+    ResupplySuccess
+    | InvalidInput
+    | WalletNotFound
+    | BalanceLimitExceeded
+    | TryAgain
+    | ServiceUnavailable
+    | OutcomeUnknown,
+    strawberry.union("ResupplyResult"),
+]
+TransferResult = Annotated[
+    TransferSuccess
+    | InvalidInput
+    | WalletNotFound
+    | InsufficientFunds
+    | BalanceLimitExceeded
+    | TryAgain
+    | ServiceUnavailable
+    | OutcomeUnknown,
+    strawberry.union("TransferResult"),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A client by id; null if there is none.")
+    async def client(self, info: Info, id: strawberry.ID) -> Client | None:  # noqa: A002
+        key = parse_id(id)
+        record = None if key is None else await info.context.loaders.client.load(key)
+        return None if record is None else Client.from_record(record)
+
+    @strawberry.field(description="A wallet by id; null if there is none.")
+    async def wallet(self, info: Info, id: strawberry.ID) -> Wallet | None:  # noqa: A002
+        key = parse_id(id)
+        record = None if key is None else await info.context.loaders.wallet.load(key)
+        return None if record is None else Wallet.from_record(record)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a client together with its first wallet.")
+    async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:  # noqa: A002
+        await info.context.before_write()
+        try:
+            done = await clients.create_client(info.context.db, login=input.login, name=input.name)
+        except OperationError as exc:
+            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
+        return CreateClientSuccess.from_domain(done)
+
+    @strawberry.mutation(description="Credit money to a wallet.")
+    async def resupply(self, info: Info, input: ResupplyInput) -> ResupplyResult:  # noqa: A002
+        await info.context.before_write()
+        try:
+            done = await payments.resupply(
+                info.context.db, wallet_id=input.wallet_id, amount=input.amount
+            )
+        except OperationError as exc:
+            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
+        return ResupplySuccess.from_domain(done)
+
+    @strawberry.mutation(description="Move money from one wallet to another.")
+    async def transfer(self, info: Info, input: TransferInput) -> TransferResult:  # noqa: A002
+        await info.context.before_write()
+        try:
+            done = await payments.transfer(
+                info.context.db,
+                wallet_from_id=input.wallet_from_id,
+                wallet_to_id=input.wallet_to_id,
+                amount=input.amount,
+            )
+        except OperationError as exc:
+            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
+        return TransferSuccess.from_domain(done)

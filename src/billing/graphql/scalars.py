@@ -1,0 +1,60 @@
+"""The Money scalar: exact decimal text on the wire, never a float.
+
+Input: a string ("500.50", the exact form) or a JSON number. Request bodies are decoded with
+``parse_float=Decimal`` and literals are read from their source text, so no float ever takes
+part. The scalar keeps the text as given; the domain layer validates it, so that a bad amount
+becomes a typed ``InvalidInput`` result rather than a request error.
+
+Output: a string with two decimals, "1001.50".
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, NewType
+
+import strawberry
+from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+
+from billing.domain.money import format_money
+
+Money = NewType("Money", str)
+
+
+def money(value: Decimal) -> Money:
+    return Money(format_money(value))
+
+
+def _parse_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()  # JSON true/false: rejected as an amount by the domain
+    if isinstance(value, str | int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip text; only reachable if a float slips in
+    return ""  # objects, lists: not an amount
+
+
+def _parse_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> str:
+    if isinstance(node, StringValueNode | IntValueNode | FloatValueNode):
+        return node.value  # the literal's source text, exact
+    return ""
+
+
+def _serialize(value: object) -> str:
+    if isinstance(value, Decimal):
+        return format_money(value)
+    return str(value)
+
+
+MONEY_SCALAR = strawberry.scalar(
+    name="Money",
+    description=(
+        "An exact amount of money. Sent as a string with at most two decimal places "
+        '("500.50", the exact form) or as a JSON number; returned as a string with exactly two '
+        'decimal places ("1001.50").'
+    ),
+    serialize=_serialize,
+    parse_value=_parse_value,
+    parse_literal=_parse_literal,
+)

@@ -1,0 +1,40 @@
+"""The HTTP view: JSON decoding that keeps numbers exact, and the typed context."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+
+from billing.graphql.context import Context
+from billing.graphql.schema import schema
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BillingGraphQL(GraphQL[Context, None]):
+    def __init__(self) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # parse_float=Decimal: a JSON number such as 500.5 reaches the Money scalar exactly.
+        try:
+            return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        assert isinstance(request, Request) and isinstance(response, Response)
+        return Context(
+            request=request,
+            response=response,
+            db=request.app.state.db,
+            request_id=request.state.request_id,
+        )
