@@ -1,8 +1,8 @@
 """The Money scalar: exact decimal text on the wire, never a float.
 
-Input: a string ("500.50", the exact form) or a JSON number. Request bodies are decoded with
-``parse_float=Decimal`` and literals are read from their source text, so no float ever takes
-part. The scalar keeps the text as given; the domain layer validates it, so that a bad amount
+Input: a string ("500.50", the exact form) or a JSON number. JSON numbers with a fraction or
+an exponent are decoded as ``JsonNumber`` (their source text) and literals are read from their
+source text, so no float ever takes part. The scalar keeps the text as given; the domain layer validates it, so that a bad amount
 becomes a typed ``InvalidInput`` result rather than a request error.
 
 Output: a string with two decimals, "1001.50".
@@ -19,6 +19,12 @@ from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 from billing.domain.money import format_money
 
 Money = NewType("Money", str)
+
+
+class JsonNumber(str):
+    """The source text of a JSON number such as ``500.5`` or ``5e-1``, kept exact."""
+
+    __slots__ = ()
 
 
 def money(value: Decimal) -> Money:

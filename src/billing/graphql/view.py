@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +11,7 @@ from strawberry.asgi import GraphQL
 from cross_web import HTTPException
 
 from billing.graphql.context import Context
+from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import schema
 
 
@@ -24,9 +24,10 @@ class BillingGraphQL(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
 
     def decode_json(self, data: str | bytes) -> object:
-        # parse_float=Decimal: a JSON number such as 500.5 reaches the Money scalar exactly.
+        # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
+        # 500.5 reaches the Money scalar exactly and 5e-1 can be refused as written.
         try:
-            return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+            return json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
