@@ -1,0 +1,164 @@
+"""Concurrency: real concurrent connections, contention, and the retry path."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from starlette.applications import Starlette
+
+from conftest import CREATE_CLIENT, Api
+
+
+@pytest.fixture
+def pool_size() -> int:
+    return 20  # at least 16 requests hold a connection at the same time
+
+
+async def total(sql: asyncpg.Connection) -> Decimal:
+    value = await sql.fetchval("SELECT coalesce(sum(balance), 0) FROM wallets")
+    assert isinstance(value, Decimal)
+    return value
+
+
+async def assert_ledger_consistent(sql: asyncpg.Connection) -> None:
+    """Each balance equals the sum of its operations; each transfer's legs sum to zero."""
+    drift = await sql.fetch(
+        "SELECT w.id FROM wallets w LEFT JOIN wallet_operations o ON o.wallet_id = w.id"
+        " GROUP BY w.id, w.balance HAVING w.balance <> coalesce(sum(o.amount), 0)"
+    )
+    assert drift == []
+    unbalanced = await sql.fetch(
+        "SELECT t.id FROM transactions t JOIN wallet_operations o ON o.transaction_id = t.id"
+        " WHERE t.kind = 'TRANSFER' GROUP BY t.id HAVING sum(o.amount) <> 0"
+    )
+    assert unbalanced == []
+    negative = await sql.fetchval("SELECT count(*) FROM wallets WHERE balance < 0")
+    assert negative == 0
+
+
+async def test_opposite_transfers_on_16_connections_never_fail(
+    api: Api, app: Starlette, sql: asyncpg.Connection
+) -> None:
+    # given: two wallets, 16 workers, half sending A->B and half B->A at the same time
+    _, a = await api.create_client("alpha")
+    _, b = await api.create_client("beta")
+    await api.resupply(a, "500.00")
+    await api.resupply(b, "500.00")
+    outcomes: list[str] = []
+
+    async def worker(source: str, target: str, seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(40):
+            amount = f"{rng.randint(1, 9000) / 100:.2f}"
+            result = await api.transfer(source, target, amount)
+            outcomes.append(result["__typename"])
+
+    # when
+    await asyncio.gather(
+        *(worker(a, b, i) if i % 2 else worker(b, a, i) for i in range(16))
+    )
+    # then: only successes and insufficient funds; not one TryAgain or deadlock
+    assert set(outcomes) <= {"TransferSuccess", "InsufficientFunds"}, set(outcomes)
+    assert outcomes.count("TransferSuccess") > len(outcomes) // 2
+    assert await total(sql) == Decimal("1000.00")
+    assert await assert_ledger_consistent(sql) is None
+    assert app.state.db.counters.try_again == 0
+
+
+async def test_random_transfers_on_hot_wallets_conserve_money(
+    api: Api, app: Starlette, sql: asyncpg.Connection
+) -> None:
+    # given: ten hot wallets
+    wallets = [(await api.create_client(f"hot{i}"))[1] for i in range(10)]
+    for wallet in wallets:
+        await api.resupply(wallet, "100.00")
+    outcomes: list[str] = []
+
+    async def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(25):
+            source, target = rng.sample(wallets, 2)
+            result = await api.transfer(source, target, f"{rng.randint(1, 5000) / 100:.2f}")
+            outcomes.append(result["__typename"])
+
+    # when
+    await asyncio.gather(*(worker(i) for i in range(16)))
+    # then
+    assert set(outcomes) <= {"TransferSuccess", "InsufficientFunds"}, set(outcomes)
+    assert await total(sql) == Decimal("1000.00")
+    await assert_ledger_consistent(sql)
+    assert app.state.db.counters.try_again == 0
+
+
+async def test_concurrent_resupplies_to_one_wallet_sum_exactly(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    # given
+    _, wallet = await api.create_client("target")
+    amounts = [f"{i}.{i % 100:02d}" for i in range(1, 61)]
+    # when
+    results = await asyncio.gather(*(api.resupply(wallet, a) for a in amounts))
+    # then
+    assert {r["__typename"] for r in results} == {"ResupplySuccess"}
+    expected = sum((Decimal(a) for a in amounts), Decimal(0))
+    assert await api.balance(wallet) == f"{expected:.2f}"
+    # and every resupply saw a different balance: each applied on top of the others
+    assert len({r["walletBalance"] for r in results}) == len(amounts)
+    await assert_ledger_consistent(sql)
+
+
+async def test_concurrent_signups_for_one_login_create_exactly_one_client(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    # when: twenty requests for the same login, in different cases
+    logins = [("Racer" if i % 2 else "racer") for i in range(20)]
+    results = await asyncio.gather(
+        *(api.run(CREATE_CLIENT, {"input": {"login": login, "name": "R"}}) for login in logins)
+    )
+    # then
+    kinds = [r["createClient"]["__typename"] for r in results]
+    assert kinds.count("CreateClientSuccess") == 1
+    assert kinds.count("LoginTaken") == 19
+    assert await sql.fetchval("SELECT count(*) FROM clients") == 1
+    assert await sql.fetchval("SELECT count(*) FROM wallets") == 1
+
+
+async def test_serialization_conflict_is_retried_and_both_writes_succeed(
+    api: Api, app: Starlette, sql: asyncpg.Connection, pg_server: object, database: str
+) -> None:
+    # given: another SERIALIZABLE transaction has updated the wallet and not committed yet
+    _, wallet = await api.create_client("contended")
+    await api.resupply(wallet, "10.00")
+    other = await asyncpg.connect(pg_server.dsn(database))  # type: ignore[attr-defined]
+    try:
+        await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
+        # when: the API resupplies the same wallet; it blocks on the row lock...
+        request = asyncio.create_task(api.resupply(wallet, "1.00"))
+        await wait_until_api_waits_for_a_lock(sql)
+        # ...and the other transaction commits first: the API's UPDATE gets a 40001
+        await other.execute("COMMIT")
+        result = await asyncio.wait_for(request, timeout=10)
+    finally:
+        await other.close()
+    # then: the API retried on a fresh snapshot and succeeded on top of the other write
+    assert result["__typename"] == "ResupplySuccess"
+    assert result["walletBalance"] == "16.00"
+    assert app.state.db.counters.retries >= 1
+    assert await api.balance(wallet) == "16.00"
+
+
+async def wait_until_api_waits_for_a_lock(sql: asyncpg.Connection) -> None:
+    for _ in range(500):
+        waiting = await sql.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-api'"
+            " AND datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the API request never waited for the row lock")

