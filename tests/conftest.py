@@ -185,7 +185,9 @@ RESUPPLY = f"""
 mutation Resupply($input: ResupplyInput!) {{
   resupply(input: $input) {{
     __typename
-    ... on ResupplySuccess {{ walletId amount transactionNumber walletBalance wallet {{ id balance }} }}
+    ... on ResupplySuccess {{
+      walletId amount transactionNumber walletBalance wallet {{ id balance }}
+    }}
     ... on InvalidInput {{ field }}
     ... on WalletNotFound {{ walletId }}
     ... on BalanceLimitExceeded {{ walletId balance limit }}

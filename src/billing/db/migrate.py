@@ -36,8 +36,10 @@ async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: st
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="READ COMMITTED")
         async with conn.begin():
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), dict(
-                a=MIGRATION_LOCK[0], b=MIGRATION_LOCK[1]))
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
+            )
             await conn.run_sync(_run)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 MONEY = Numeric(20, 2, asdecimal=True)
 
+
 class Base(DeclarativeBase):
     pass
 
@@ -34,9 +35,7 @@ class Client(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     login: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Wallet(Base):
@@ -46,9 +45,7 @@ class Wallet(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
     balance: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Transaction(Base):
@@ -64,9 +61,7 @@ class Transaction(Base):
     number: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class WalletOperation(Base):
@@ -75,7 +70,9 @@ class WalletOperation(Base):
     __tablename__ = "wallet_operations"
     __table_args__ = (
         CheckConstraint("amount <> 0", name="ck_wallet_operations_amount_not_zero"),
-        CheckConstraint("balance_after >= 0", name="ck_wallet_operations_balance_after_not_negative"),
+        CheckConstraint(
+            "balance_after >= 0", name="ck_wallet_operations_balance_after_not_negative"
+        ),
         Index("ix_wallet_operations_wallet_id_id", "wallet_id", "id"),
     )
 
@@ -84,6 +81,4 @@ class WalletOperation(Base):
     wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     balance_after: Mapped[Decimal] = mapped_column(MONEY)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -26,7 +26,7 @@ def parse_amount(text: str, field: str = "amount") -> Decimal:
         shown = text if len(text) <= 40 else text[:37] + "..."
         raise InvalidInput(
             field,
-            f"{field} must be a plain decimal number such as \"500.50\" (got {shown!r}).",
+            f'{field} must be a plain decimal number such as "500.50" (got {shown!r}).',
         )
     if match.group(1) is not None and len(match.group(1)) > 2:
         raise InvalidInput(field, f"{field} must have at most 2 decimal places.")

@@ -40,7 +40,9 @@ async def resupply(db: Database, *, wallet_id: str, amount: str) -> Resupplied:
     return await db.write(work, wallet_locks=[wid])
 
 
-async def transfer(db: Database, *, wallet_from_id: str, wallet_to_id: str, amount: str) -> Transferred:
+async def transfer(
+    db: Database, *, wallet_from_id: str, wallet_to_id: str, amount: str
+) -> Transferred:
     """Move ``amount`` from one wallet to another."""
     source = require_id(wallet_from_id, "walletFromId")
     target = require_id(wallet_to_id, "walletToId")

@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -58,7 +59,7 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def classify(exc: BaseException) -> Fault | None:
+def classify(exc: BaseException) -> Fault | None:  # noqa: PLR0911 - one exit per rule
     """How to react to an exception from the database; None means it is a bug, not a fault."""
     state = sqlstate_of(exc)
     if state in RETRYABLE_SQLSTATES:
@@ -75,13 +76,8 @@ def classify(exc: BaseException) -> Fault | None:
         # InterfaceError: "connection is closed" (terminated while idle, no sqlstate);
         # OSError: connection refused or reset, connect timeouts.
         return Fault.UNAVAILABLE
-    try:
-        import asyncpg
-
-        if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InterfaceError):
-            return Fault.UNAVAILABLE
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        pass
+    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InterfaceError):
+        return Fault.UNAVAILABLE
     return None
 
 
@@ -187,7 +183,7 @@ async def _wallet_gate(conn: AsyncConnection, wallet_ids: list[int]) -> AsyncIte
     await conn.execution_options(isolation_level="AUTOCOMMIT")
     # Target-list expressions are evaluated left to right: the locks are taken in id order.
     columns = ", ".join(f"pg_advisory_lock(:w{i})" for i in range(len(wallet_ids)))
-    await conn.execute(text(f"SELECT {columns}"), {f"w{i}": w for i, w in enumerate(wallet_ids)})  # noqa: S608 - placeholders only
+    await conn.execute(text(f"SELECT {columns}"), {f"w{i}": w for i, w in enumerate(wallet_ids)})
     await conn.commit()
     await conn.execution_options(isolation_level="SERIALIZABLE")
     try:

@@ -26,7 +26,7 @@ def parse_id(raw: str) -> int | None:
 def require_id(raw: str, field: str) -> int:
     value = parse_id(raw)
     if value is None:
-        raise InvalidInput(field, f"{field} must be a wallet id such as \"42\".")
+        raise InvalidInput(field, f'{field} must be a wallet id such as "42".')
     return value
 
 

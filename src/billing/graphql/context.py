@@ -61,7 +61,8 @@ class Reader:
 
 
 def _loader(
-    reader: Reader, fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[Mapping[K, V]]],
+    reader: Reader,
+    fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[Mapping[K, V]]],
     missing: Callable[[], V],
 ) -> DataLoader[K, V]:
     async def load(keys: list[K]) -> list[V]:

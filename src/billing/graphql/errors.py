@@ -89,7 +89,9 @@ def to_error(exc: domain.OperationError) -> Error:  # noqa: PLR0911 - one branch
             return LoginTaken(code=ErrorCode.LOGIN_TAKEN, message=m, login=exc.login)
         case domain.WalletNotFound():
             return WalletNotFound(
-                code=ErrorCode.WALLET_NOT_FOUND, message=m, wallet_id=strawberry.ID(str(exc.wallet_id))
+                code=ErrorCode.WALLET_NOT_FOUND,
+                message=m,
+                wallet_id=strawberry.ID(str(exc.wallet_id)),
             )
         case domain.InsufficientFunds():
             return InsufficientFunds(

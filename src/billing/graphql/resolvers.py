@@ -33,7 +33,12 @@ from billing.graphql.types import (
 Info = strawberry.Info[Context, None]
 
 CreateClientResult = Annotated[
-    CreateClientSuccess | InvalidInput | LoginTaken | TryAgain | ServiceUnavailable | OutcomeUnknown,
+    CreateClientSuccess
+    | InvalidInput
+    | LoginTaken
+    | TryAgain
+    | ServiceUnavailable
+    | OutcomeUnknown,
     strawberry.union("CreateClientResult"),
 ]
 ResupplyResult = Annotated[
@@ -62,13 +67,13 @@ TransferResult = Annotated[
 @strawberry.type
 class Query:
     @strawberry.field(description="A client by id; null if there is none.")
-    async def client(self, info: Info, id: strawberry.ID) -> Client | None:  # noqa: A002
+    async def client(self, info: Info, id: strawberry.ID) -> Client | None:
         key = parse_id(id)
         record = None if key is None else await info.context.loaders.client.load(key)
         return None if record is None else Client.from_record(record)
 
     @strawberry.field(description="A wallet by id; null if there is none.")
-    async def wallet(self, info: Info, id: strawberry.ID) -> Wallet | None:  # noqa: A002
+    async def wallet(self, info: Info, id: strawberry.ID) -> Wallet | None:
         key = parse_id(id)
         record = None if key is None else await info.context.loaders.wallet.load(key)
         return None if record is None else Wallet.from_record(record)
@@ -77,7 +82,7 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create a client together with its first wallet.")
-    async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:  # noqa: A002
+    async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:
         await info.context.before_write()
         try:
             done = await clients.create_client(info.context.db, login=input.login, name=input.name)
@@ -86,7 +91,7 @@ class Mutation:
         return CreateClientSuccess.from_domain(done)
 
     @strawberry.mutation(description="Credit money to a wallet.")
-    async def resupply(self, info: Info, input: ResupplyInput) -> ResupplyResult:  # noqa: A002
+    async def resupply(self, info: Info, input: ResupplyInput) -> ResupplyResult:
         await info.context.before_write()
         try:
             done = await payments.resupply(
@@ -97,7 +102,7 @@ class Mutation:
         return ResupplySuccess.from_domain(done)
 
     @strawberry.mutation(description="Move money from one wallet to another.")
-    async def transfer(self, info: Info, input: TransferInput) -> TransferResult:  # noqa: A002
+    async def transfer(self, info: Info, input: TransferInput) -> TransferResult:
         await info.context.before_write()
         try:
             done = await payments.transfer(

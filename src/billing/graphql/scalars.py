@@ -2,8 +2,9 @@
 
 Input: a string ("500.50", the exact form) or a JSON number. JSON numbers with a fraction or
 an exponent are decoded as ``JsonNumber`` (their source text) and literals are read from their
-source text, so no float ever takes part. The scalar keeps the text as given; the domain layer validates it, so that a bad amount
-becomes a typed ``InvalidInput`` result rather than a request error.
+source text, so no float ever takes part. The scalar keeps the text as given; the domain
+layer validates it, so that a bad amount becomes a typed ``InvalidInput`` result rather than a
+request error.
 
 Output: a string with two decimals, "1001.50".
 """

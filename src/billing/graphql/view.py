@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
 
 from billing.graphql.context import Context
 from billing.graphql.scalars import JsonNumber
@@ -31,8 +31,11 @@ class BillingGraphQL(GraphQL[Context, None]):
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        assert isinstance(request, Request) and isinstance(response, Response)
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        assert isinstance(request, Request), "GraphQL over websockets is not offered"
+        assert isinstance(response, Response)
         return Context(
             request=request,
             response=response,

@@ -6,6 +6,7 @@ Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 MONEY = sa.Numeric(20, 2)
 
 
-def _created_at() -> sa.Column[sa.DateTime]:
+def _created_at() -> sa.Column[datetime]:
     return sa.Column(
         "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
     )
@@ -67,11 +68,11 @@ def upgrade() -> None:
         sa.Column("balance_after", MONEY, nullable=False),
         _created_at(),
         sa.CheckConstraint("amount <> 0", name="ck_wallet_operations_amount_not_zero"),
-        sa.CheckConstraint("balance_after >= 0", name="ck_wallet_operations_balance_after_not_negative"),
+        sa.CheckConstraint(
+            "balance_after >= 0", name="ck_wallet_operations_balance_after_not_negative"
+        ),
     )
-    op.create_index(
-        "ix_wallet_operations_transaction_id", "wallet_operations", ["transaction_id"]
-    )
+    op.create_index("ix_wallet_operations_transaction_id", "wallet_operations", ["transaction_id"])
     op.create_index("ix_wallet_operations_wallet_id_id", "wallet_operations", ["wallet_id", "id"])
 
 
