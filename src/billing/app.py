@@ -11,17 +11,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from billing.config import Settings, get_settings
-from billing.db.engine import create_engine, safe_url
+from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Database, RetryPolicy
 from billing.graphql.view import BillingGraphQL
 from billing.middleware import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
-
-
-class DatabaseUnreachable(RuntimeError):
-    """Raised at startup when the database cannot be reached or migrated."""
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -38,11 +38,12 @@ def _database_url(settings: Settings) -> str:
 def serve(settings: Settings) -> int:
     import uvicorn
 
-    from billing.db.engine import safe_url
+    from billing.db.engine import check_reachable, safe_url
 
     url = _database_url(settings)
     if settings.database_url:
         print(f"Data: PostgreSQL at {safe_url(url)}", flush=True)
+    asyncio.run(check_reachable(settings, url))
     # Worker processes inherit the environment: they all use this one database server.
     os.environ["BILLING_DATABASE_URL"] = url
     get_settings.cache_clear()
@@ -64,11 +65,14 @@ def serve(settings: Settings) -> int:
 
 
 def migrate(settings: Settings, revision: str) -> int:
-    from billing.db.engine import create_engine
+    from billing.db.engine import check_reachable, create_engine
     from billing.db.migrate import current_revision, run_alembic
 
+    url = _database_url(settings)
+
     async def run() -> str | None:
-        engine = create_engine(settings, _database_url(settings))
+        await check_reachable(settings, url)
+        engine = create_engine(settings, url)
         try:
             await run_alembic(engine, "upgrade", revision)
             return await current_revision(engine)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from billing.config import Settings
@@ -27,6 +29,25 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             },
         },
     )
+
+
+async def check_reachable(settings: Settings, url: str) -> None:
+    """Connect once; raise DatabaseUnreachable with a readable message if that fails."""
+    engine = create_engine(settings, url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, DBAPIError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseUnreachable(
+            f"cannot reach the database at {safe_url(url)}: {reason}"
+        ) from exc
+    finally:
+        await engine.dispose()
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database could not be reached (at startup)."""
 
 
 def safe_url(url: str) -> str:

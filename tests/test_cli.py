@@ -1,0 +1,176 @@
+"""The real command line: `billing serve` and `billing migrate` as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from conftest import CREATE_CLIENT, PgServer
+
+pytestmark = pytest.mark.slow
+
+BILLING = [sys.executable, "-m", "billing.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run `billing serve` until the block ends, then stop it with Ctrl-C (SIGINT)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*BILLING, "serve", "--port", str(port), *args],
+        env=clean_env(BILLING_DATA_DIR=str(data_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"billing serve exited early:\n{proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                if httpx.post(url, json={"query": "{ __typename }"}, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("billing serve did not answer within 60 s")
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.post(url, json={"query": query, "variables": variables}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def postmasters(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_data_persists_across_restarts_of_serve(tmp_path: Path) -> None:
+    # given: a first run that creates a client and credits its wallet
+    with serving(tmp_path) as (url, proc):
+        created = gql(url, CREATE_CLIENT, {"input": {"login": "durable", "name": "Долгий"}})
+        wallet = created["createClient"]["wallet"]["id"]
+        gql(
+            url,
+            'mutation($w: ID!) { resupply(input: {walletId: $w, amount: "42.42"}) { __typename } }',
+            {"w": wallet},
+        )
+    output = proc.stdout.read()  # type: ignore[union-attr]
+    # then the first run said where its data lives, and stopped cleanly with its database
+    assert f"Data: {tmp_path / 'pgdata'}" in output
+    assert "/graphql" in output
+    assert proc.returncode == 0, output
+    assert postmasters(tmp_path / "pgdata") == []
+    # when: a second run on the same data directory
+    with serving(tmp_path) as (url, _):
+        data = gql(
+            url, "query($w: ID!) { wallet(id: $w) { balance client { name } } }", {"w": wallet}
+        )
+    # then
+    assert data["wallet"] == {"balance": "42.42", "client": {"name": "Долгий"}}
+
+
+def test_workers_share_one_embedded_server(tmp_path: Path) -> None:
+    with serving(tmp_path, "--workers", "2") as (url, proc):
+        # given: two worker processes
+        deadline = time.monotonic() + 30
+        while len(psutil.Process(proc.pid).children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [p for p in psutil.Process(proc.pid).children() if "postgres" not in p.name()]
+        assert len(workers) >= 2
+        # when: requests spread over the workers
+        for i in range(10):
+            gql(url, CREATE_CLIENT, {"input": {"login": f"worker{i}", "name": "W"}})
+        # then: one database server behind them, holding all the data
+        assert len(postmasters(tmp_path / "pgdata")) == 1
+        ids = {
+            gql(url, "query($id: ID!) { client(id: $id) { login } }", {"id": str(i)})["client"][
+                "login"
+            ]
+            for i in range(1, 11)
+        }
+        assert ids == {f"worker{i}" for i in range(10)}
+
+
+def test_migrate_command_on_an_external_database(pg_server: PgServer) -> None:
+    # given: an empty database on a server the tests started
+    import asyncio
+
+    from billing.db.embedded import ensure_database
+
+    asyncio.run(ensure_database(pg_server.admin_url, "billing_cli_migrate"))
+    url = pg_server.dsn("billing_cli_migrate")
+    # when
+    done = subprocess.run(
+        [*BILLING, "migrate"],
+        env=clean_env(BILLING_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # then
+    assert done.returncode == 0, done.stderr
+    assert "Database schema at revision 0001" in done.stdout
+
+
+def test_serve_with_an_unreachable_database_exits_with_a_clear_message(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*BILLING, "serve", "--port", str(free_port())],
+        env=clean_env(
+            BILLING_DATABASE_URL=f"postgresql://billing:s3cret@/billing?host={tmp_path}",
+            BILLING_CONNECT_TIMEOUT="1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "cannot reach the database" in done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
