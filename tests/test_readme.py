@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shlex
@@ -24,7 +25,7 @@ def examples() -> list[tuple[dict[str, Any], Any]]:
     """(request body, expected response) for each request block followed by a json block."""
     found = []
     items = blocks()
-    for (kind, text), (next_kind, expected) in zip(items, items[1:], strict=False):
+    for (kind, text), (next_kind, expected) in itertools.pairwise(items):
         if next_kind != "json":
             continue
         if kind == "graphql":
