@@ -7,10 +7,13 @@ import random
 from decimal import Decimal
 
 import asyncpg
+import httpx
 import pytest
 from starlette.applications import Starlette
 
-from conftest import CREATE_CLIENT, Api
+from billing.app import create_app
+from billing.config import Settings
+from conftest import CREATE_CLIENT, Api, PgServer
 
 
 @pytest.fixture
@@ -126,12 +129,12 @@ async def test_concurrent_signups_for_one_login_create_exactly_one_client(
 
 
 async def test_serialization_conflict_is_retried_and_both_writes_succeed(
-    api: Api, app: Starlette, sql: asyncpg.Connection, pg_server: object, database: str
+    api: Api, app: Starlette, sql: asyncpg.Connection, pg_server: PgServer, database: str
 ) -> None:
     # given: another SERIALIZABLE transaction has updated the wallet and not committed yet
     _, wallet = await api.create_client("contended")
     await api.resupply(wallet, "10.00")
-    other = await asyncpg.connect(pg_server.dsn(database))  # type: ignore[attr-defined]
+    other = await asyncpg.connect(pg_server.dsn(database))
     try:
         await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
         await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
@@ -160,3 +163,37 @@ async def wait_until_api_waits_for_a_lock(sql: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the API request never waited for the row lock")
+
+
+async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothing(
+    pg_server: PgServer, database: str, sql: asyncpg.Connection
+) -> None:
+    # given: an API allowed a single attempt, and a competing transaction holding the row
+    settings = Settings(
+        database_url=pg_server.url(database), migrate_on_start=False, retry_max_attempts=1
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            api = Api(client)
+            _, wallet = await api.create_client("budget")
+            other = await asyncpg.connect(pg_server.dsn(database))
+            try:
+                await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                await other.execute(
+                    "UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet)
+                )
+                # when
+                request = asyncio.create_task(api.resupply(wallet, "1.00"))
+                await wait_until_api_waits_for_a_lock(sql)
+                await other.execute("COMMIT")
+                result = await asyncio.wait_for(request, timeout=10)
+            finally:
+                await other.close()
+            # then: a typed, retryable answer, and only the competing write happened
+            assert result["__typename"] == "TryAgain"
+            assert result["code"] == "TRY_AGAIN"
+            assert await api.balance(wallet) == "5.00"
+            assert await sql.fetchval("SELECT count(*) FROM transactions") == 0
+            assert application.state.db.counters.try_again == 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -69,3 +72,26 @@ async def test_concurrent_migrations_do_not_race(pg_server: PgServer, database: 
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_plain_alembic_command_downgrades_and_upgrades(pg_server: PgServer, database: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+    env["BILLING_DATABASE_URL"] = pg_server.dsn(database)
+
+    def alembic(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    alembic("downgrade", "base")
+    assert "0001" not in alembic("current")
+    alembic("upgrade", "head")
+    assert "0001 (head)" in alembic("current")

@@ -15,6 +15,7 @@ from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Database, RetryPolicy
 from billing.graphql.view import BillingGraphQL
+from billing.logs import configure_logging
 from billing.middleware import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    configure_logging(settings.log_level)
     url = settings.database_url
     if url is None:
         from billing.db.embedded import start_embedded

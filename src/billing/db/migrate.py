@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # pg_advisory_xact_lock(int, int) keys: a key space apart from the single-bigint wallet locks.
 MIGRATION_LOCK = (0x62696C6C, 1)  # "bill", 1
@@ -21,18 +23,13 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: str = "head") -> None:
-    """Upgrade (or downgrade) the schema; concurrent callers wait for each other.
+@asynccontextmanager
+async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction holding the migration lock; concurrent migrators wait for each other.
 
     READ COMMITTED, not the engine's SERIALIZABLE: a worker that waited on the lock must see the
     version table that the first worker just committed.
     """
-
-    def _run(sync_conn: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        getattr(command, action)(cfg, revision)
-
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="READ COMMITTED")
         async with conn.begin():
@@ -40,7 +37,19 @@ async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: st
                 text("SELECT pg_advisory_xact_lock(:a, :b)"),
                 {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
             )
-            await conn.run_sync(_run)
+            yield conn
+
+
+async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: str = "head") -> None:
+    """Upgrade (or downgrade) the schema under the migration lock."""
+
+    def _run(sync_conn: Connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = sync_conn
+        getattr(command, action)(cfg, revision)
+
+    async with migration_connection(engine) as conn:
+        await conn.run_sync(_run)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
