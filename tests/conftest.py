@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
@@ -25,7 +26,9 @@ from billing.app import create_app
 from billing.config import Settings
 from billing.db.embedded import ensure_database, start_embedded
 from billing.db.engine import create_engine
-from billing.db.migrate import run_alembic
+from billing.db.migrate import alembic_config, run_alembic
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @dataclass(frozen=True)

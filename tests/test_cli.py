@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from conftest import CREATE_CLIENT, PgServer
+from conftest import CREATE_CLIENT, HEAD, PgServer
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +156,7 @@ def test_migrate_command_on_an_external_database(pg_server: PgServer) -> None:
     )
     # then
     assert done.returncode == 0, done.stderr
-    assert "Database schema at revision 0001" in done.stdout
+    assert f"Database schema at revision {HEAD}" in done.stdout
 
 
 def test_serve_with_an_unreachable_database_exits_with_a_clear_message(tmp_path: Path) -> None:

@@ -74,6 +74,25 @@ def migrate(settings: Settings, revision: str) -> int:
     return 0
 
 
+def audit(settings: Settings) -> int:
+    from billing.db.engine import check_reachable, create_engine
+    from billing.domain.audit import audit as run_audit
+
+    url = _database_url(settings)
+
+    async def run() -> bool:
+        await check_reachable(settings, url)
+        engine = create_engine(settings, url)
+        try:
+            report = await run_audit(engine)
+        finally:
+            await engine.dispose()
+        print(report.render())
+        return report.ok
+
+    return 0 if asyncio.run(run()) else 1
+
+
 def export_schema(output: Path | None) -> int:
     from billing.graphql.schema import schema
 
@@ -97,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     p_migrate = sub.add_parser("migrate", help="apply database migrations")
     p_migrate.add_argument("revision", nargs="?", default="head")
 
+    sub.add_parser("audit", help="check the ledger; exit status 1 on any violation")
+
     p_export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     p_export.add_argument("-o", "--output", type=Path)
 
@@ -112,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
+        if args.command == "audit":
+            return audit(settings)
         return migrate(settings, args.revision)
     except (OSError, RuntimeError) as exc:
         log.error("%s", exc)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -61,6 +62,7 @@ class Transaction(Base):
     number: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)
+    reference: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -73,7 +75,7 @@ class WalletOperation(Base):
         CheckConstraint(
             "balance_after >= 0", name="ck_wallet_operations_balance_after_not_negative"
         ),
-        Index("ix_wallet_operations_wallet_id_id", "wallet_id", "id"),
+        Index("ix_wallet_operations_wallet_id_created_at_id", "wallet_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -81,4 +83,28 @@ class WalletOperation(Base):
     wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     balance_after: Mapped[Decimal] = mapped_column(MONEY)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IdempotencyKey(Base):
+    """A caller's key for one operation, stored in the same transaction as the operation."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("caller", "key", name="pk_idempotency_keys"),
+        CheckConstraint(
+            "num_nonnulls(transaction_id, client_id) = 1", name="ck_idempotency_keys_one_result"
+        ),
+        CheckConstraint(
+            "operation IN ('CREATE_CLIENT', 'RESUPPLY', 'TRANSFER')",
+            name="ck_idempotency_keys_operation_known",
+        ),
+    )
+
+    caller: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(String(255))
+    operation: Mapped[str] = mapped_column(Text)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

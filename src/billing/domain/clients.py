@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import Client, Wallet
+from billing.domain import idempotency
 from billing.domain.errors import LoginTaken
 from billing.domain.records import ClientRecord, NewClient, WalletRecord
 from billing.domain.transactions import Database
 from billing.domain.validation import clean_login, clean_name
 
 
-async def create_client(db: Database, *, login: str, name: str) -> NewClient:
+async def create_client(
+    db: Database, *, login: str, name: str, idempotency_key: str | None = None, caller: str = ""
+) -> NewClient:
     """Create a client and its first wallet (balance 0.00), atomically.
 
     Logins are unique regardless of case; the unique index decides, so two concurrent requests
@@ -21,8 +26,14 @@ async def create_client(db: Database, *, login: str, name: str) -> NewClient:
     """
     login = clean_login(login)
     name = clean_name(name)
+    idem = idempotency.prepare(
+        idempotency_key, "CREATE_CLIENT", {"login": login, "name": name}, caller
+    )
 
     async def work(conn: AsyncConnection) -> NewClient:
+        if idem and (found := await idempotency.find(conn, idem)):
+            assert found.client_id is not None  # the fingerprint includes the operation
+            return await _replay(conn, found.client_id)
         client_id = await conn.scalar(
             pg_insert(Client)
             .values(login=login, name=name)
@@ -36,9 +47,28 @@ async def create_client(db: Database, *, login: str, name: str) -> NewClient:
                 insert(Wallet).values(client_id=client_id).returning(Wallet.id, Wallet.balance)
             )
         ).one()
+        if idem:
+            await idempotency.remember(conn, idem, client_id=client_id)
         return NewClient(
             client=ClientRecord(id=client_id, login=login, name=name),
             wallet=WalletRecord(id=wallet.id, client_id=client_id, balance=wallet.balance),
         )
 
-    return await db.write(work)
+    return await db.write(work, wallet_locks=idempotency.locks(idem))
+
+
+async def _replay(conn: AsyncConnection, client_id: int) -> NewClient:
+    """The result of the original request: the client and its first wallet as created."""
+    row = (
+        await conn.execute(
+            select(Client.login, Client.name, func.min(Wallet.id).label("wallet_id"))
+            .join(Wallet, Wallet.client_id == Client.id)
+            .where(Client.id == client_id)
+            .group_by(Client.id)
+        )
+    ).one()
+    return NewClient(
+        client=ClientRecord(id=client_id, login=row.login, name=row.name),
+        wallet=WalletRecord(id=row.wallet_id, client_id=client_id, balance=Decimal("0.00")),
+        replayed=True,
+    )

@@ -54,6 +54,17 @@ class BalanceLimitExceeded(OperationError):
         self.limit = limit
 
 
+class IdempotencyKeyReused(OperationError):
+    """The key was already used for a request with different parameters."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "This idempotency key was already used for a different request. Nothing was"
+            " changed; use a new key for a new request."
+        )
+        self.key = key
+
+
 class TryAgain(OperationError):
     """Contention outlasted the retry budget. Nothing was written; the same call may succeed."""
 

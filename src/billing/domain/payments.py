@@ -2,18 +2,21 @@
 
 Each runs as one SERIALIZABLE transaction: update the wallets in ascending id order with
 conditional single-row updates (the CHECK constraint backs them up), then record the
-transaction and one operation per wallet with the balance it left behind.
+transaction and one operation per wallet with the balance it left behind. With an idempotency
+key, a request already performed is answered from the ledger instead.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import Transaction, Wallet, WalletOperation
+from billing.domain import idempotency
 from billing.domain.errors import (
     BalanceLimitExceeded,
     InsufficientFunds,
@@ -23,25 +26,68 @@ from billing.domain.errors import (
 from billing.domain.money import MAX_BALANCE, parse_amount
 from billing.domain.records import Resupplied, Transferred, WalletRecord
 from billing.domain.transactions import Database
-from billing.domain.validation import require_id
+from billing.domain.validation import clean_reference, require_id
 
 
-async def resupply(db: Database, *, wallet_id: str, amount: str) -> Resupplied:
+async def resupply(
+    db: Database,
+    *,
+    wallet_id: str,
+    amount: str,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+    caller: str = "",
+) -> Resupplied:
     """Credit ``amount`` to a wallet."""
     wid = require_id(wallet_id, "walletId")
     value = parse_amount(amount)
+    reference = clean_reference(reference)
+    idem = idempotency.prepare(
+        idempotency_key,
+        "RESUPPLY",
+        {"wallet": wid, "amount": str(value), "reference": reference},
+        caller,
+    )
     number = uuid.uuid4()
 
     async def work(conn: AsyncConnection) -> Resupplied:
+        if idem and (found := await idempotency.find(conn, idem)):
+            assert found.transaction_id is not None  # the fingerprint includes the operation
+            recorded = await _recorded(conn, found.transaction_id)
+            return Resupplied(
+                transaction_number=recorded.number,
+                amount=recorded.amount,
+                wallet=recorded.legs[0][0],
+                reference=recorded.reference,
+                replayed=True,
+            )
         wallet = await _credit(conn, wid, value)
-        await _record(conn, number, "RESUPPLY", value, [(wallet, value)])
-        return Resupplied(transaction_number=number, amount=value, wallet=wallet)
+        transaction_id = await _record(
+            conn,
+            number=number,
+            kind="RESUPPLY",
+            value=value,
+            reference=reference,
+            legs=[(wallet, value)],
+        )
+        if idem:
+            await idempotency.remember(conn, idem, transaction_id=transaction_id)
+        return Resupplied(
+            transaction_number=number, amount=value, wallet=wallet, reference=reference
+        )
 
-    return await db.write(work, wallet_locks=[wid])
+    return await db.write(work, wallet_locks=idempotency.locks(idem, wid))
 
 
 async def transfer(
-    db: Database, *, wallet_from_id: str, wallet_to_id: str, amount: str
+    db: Database,
+    *,
+    wallet_from_id: str,
+    wallet_to_id: str,
+    amount: str,
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+    caller: str = "",
 ) -> Transferred:
     """Move ``amount`` from one wallet to another."""
     source = require_id(wallet_from_id, "walletFromId")
@@ -49,26 +95,49 @@ async def transfer(
     if source == target:
         raise InvalidInput("walletToId", "walletToId must differ from walletFromId.")
     value = parse_amount(amount)
+    reference = clean_reference(reference)
+    idem = idempotency.prepare(
+        idempotency_key,
+        "TRANSFER",
+        {"from": source, "to": target, "amount": str(value), "reference": reference},
+        caller,
+    )
     number = uuid.uuid4()
 
     async def work(conn: AsyncConnection) -> Transferred:
+        if idem and (found := await idempotency.find(conn, idem)):
+            assert found.transaction_id is not None  # the fingerprint includes the operation
+            recorded = await _recorded(conn, found.transaction_id)
+            (debited, _), (credited, _) = recorded.legs  # ordered by signed amount
+            return Transferred(
+                transaction_number=recorded.number,
+                amount=recorded.amount,
+                wallet_from=debited,
+                wallet_to=credited,
+                reference=recorded.reference,
+                replayed=True,
+            )
         changed: dict[int, WalletRecord] = {}
         for wid in sorted((source, target)):  # fixed order: no deadlock cycles
             if wid == source:
                 changed[wid] = await _debit(conn, wid, value)
             else:
                 changed[wid] = await _credit(conn, wid, value)
-        await _record(
-            conn, number, "TRANSFER", value, [(changed[source], -value), (changed[target], value)]
+        legs = [(changed[source], -value), (changed[target], value)]
+        transaction_id = await _record(
+            conn, number=number, kind="TRANSFER", value=value, reference=reference, legs=legs
         )
+        if idem:
+            await idempotency.remember(conn, idem, transaction_id=transaction_id)
         return Transferred(
             transaction_number=number,
             amount=value,
             wallet_from=changed[source],
             wallet_to=changed[target],
+            reference=reference,
         )
 
-    return await db.write(work, wallet_locks=[source, target])
+    return await db.write(work, wallet_locks=idempotency.locks(idem, source, target))
 
 
 async def _debit(conn: AsyncConnection, wallet_id: int, value: Decimal) -> WalletRecord:
@@ -111,14 +180,20 @@ async def _balance(conn: AsyncConnection, wallet_id: int) -> Decimal:
 
 async def _record(
     conn: AsyncConnection,
+    *,
     number: uuid.UUID,
     kind: str,
     value: Decimal,
+    reference: str | None,
     legs: list[tuple[WalletRecord, Decimal]],
-) -> None:
-    transaction_id = await conn.scalar(
-        insert(Transaction).values(number=number, kind=kind, amount=value).returning(Transaction.id)
-    )
+) -> int:
+    transaction_id = (
+        await conn.execute(
+            insert(Transaction)
+            .values(number=number, kind=kind, amount=value, reference=reference)
+            .returning(Transaction.id)
+        )
+    ).scalar_one()
     await conn.execute(
         insert(WalletOperation).values(
             [
@@ -131,4 +206,44 @@ async def _record(
                 for wallet, signed in legs
             ]
         )
+    )
+    return transaction_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    number: uuid.UUID
+    amount: Decimal
+    reference: str | None
+    legs: list[tuple[WalletRecord, Decimal]]  # wallets as left by the transaction; by amount
+
+
+async def _recorded(conn: AsyncConnection, transaction_id: int) -> _Recorded:
+    """A transaction as the ledger holds it, with the balances it left behind."""
+    rows = (
+        await conn.execute(
+            select(
+                Transaction.number,
+                Transaction.amount.label("total"),
+                Transaction.reference,
+                WalletOperation.wallet_id,
+                WalletOperation.amount,
+                WalletOperation.balance_after,
+                Wallet.client_id,
+            )
+            .join(WalletOperation, WalletOperation.transaction_id == Transaction.id)
+            .join(Wallet, Wallet.id == WalletOperation.wallet_id)
+            .where(Transaction.id == transaction_id)
+            .order_by(WalletOperation.amount)
+        )
+    ).all()
+    first = rows[0]
+    return _Recorded(
+        number=first.number,
+        amount=first.total,
+        reference=first.reference,
+        legs=[
+            (WalletRecord(id=r.wallet_id, client_id=r.client_id, balance=r.balance_after), r.amount)
+            for r in rows
+        ],
     )

@@ -24,19 +24,24 @@ class WalletRecord:
 @dataclass(frozen=True, slots=True)
 class NewClient:
     client: ClientRecord
-    wallet: WalletRecord
+    wallet: WalletRecord  # as it was when created
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Resupplied:
     transaction_number: uuid.UUID
     amount: Decimal
-    wallet: WalletRecord  # as it is right after the resupply
+    wallet: WalletRecord  # as it was right after the resupply
+    reference: str | None = None
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Transferred:
     transaction_number: uuid.UUID
     amount: Decimal
-    wallet_from: WalletRecord  # both as they are right after the transfer
+    wallet_from: WalletRecord  # both as they were right after the transfer
     wallet_to: WalletRecord
+    reference: str | None = None
+    replayed: bool = False

@@ -39,12 +39,30 @@ def clean_login(login: str) -> str:
     return login
 
 
+REFERENCE_MAX = 255
+
+
+def clean_reference(reference: str | None) -> str | None:
+    """Free text such as an order id: at most 255 characters, no control characters."""
+    if reference is None or reference == "":
+        return None
+    if len(reference) > REFERENCE_MAX:
+        raise InvalidInput("reference", f"reference must be at most {REFERENCE_MAX} characters.")
+    if _has_forbidden_characters(reference):
+        raise InvalidInput("reference", "reference must not contain control characters.")
+    return reference
+
+
+def _has_forbidden_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text)
+
+
 def clean_name(name: str) -> str:
     cleaned = unicodedata.normalize("NFC", name.strip())
     if not cleaned:
         raise InvalidInput("name", "name must not be empty.")
     if len(cleaned) > NAME_MAX:
         raise InvalidInput("name", f"name must be at most {NAME_MAX} characters.")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in cleaned):
+    if _has_forbidden_characters(cleaned):
         raise InvalidInput("name", "name must not contain control characters.")
     return cleaned

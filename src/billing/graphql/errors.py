@@ -17,6 +17,7 @@ class ErrorCode(enum.Enum):
     WALLET_NOT_FOUND = "WALLET_NOT_FOUND"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     BALANCE_LIMIT_EXCEEDED = "BALANCE_LIMIT_EXCEEDED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     TRY_AGAIN = "TRY_AGAIN"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
@@ -55,6 +56,16 @@ class BalanceLimitExceeded(Error):
     wallet_id: strawberry.ID
     balance: Money
     limit: Money
+
+
+@strawberry.type(
+    description=(
+        "The idempotency key was already used for a request with different parameters."
+        " Nothing changed."
+    )
+)
+class IdempotencyKeyReused(Error):
+    idempotency_key: str
 
 
 @strawberry.type(
@@ -108,6 +119,10 @@ def to_error(exc: domain.OperationError) -> Error:  # noqa: PLR0911 - one branch
                 wallet_id=strawberry.ID(str(exc.wallet_id)),
                 balance=money(exc.balance),
                 limit=money(exc.limit),
+            )
+        case domain.IdempotencyKeyReused():
+            return IdempotencyKeyReused(
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED, message=m, idempotency_key=exc.key
             )
         case domain.TryAgain():
             return TryAgain(code=ErrorCode.TRY_AGAIN, message=m)

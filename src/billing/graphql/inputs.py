@@ -15,12 +15,31 @@ class CreateClientInput:
     name: str = strawberry.field(
         description="1-200 characters in any script; trimmed; no control characters."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Optional, 1-255 printable characters (a UUID is a good choice). A retry with the"
+            " same key and the same input returns the first result (replayed: true) instead of"
+            " performing the operation again."
+        ),
+    )
 
 
 @strawberry.input
 class ResupplyInput:
     wallet_id: strawberry.ID
     amount: Money = strawberry.field(description="Greater than 0, at most 10^15, 2 decimals.")
+    reference: str | None = strawberry.field(
+        default=None, description="Optional free text up to 255 characters, e.g. an order id."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Optional, 1-255 printable characters (a UUID is a good choice). A retry with the"
+            " same key and the same input returns the first result (replayed: true) instead of"
+            " performing the operation again."
+        ),
+    )
 
 
 @strawberry.input
@@ -28,3 +47,14 @@ class TransferInput:
     wallet_from_id: strawberry.ID
     wallet_to_id: strawberry.ID = strawberry.field(description="Must differ from walletFromId.")
     amount: Money = strawberry.field(description="Greater than 0, at most 10^15, 2 decimals.")
+    reference: str | None = strawberry.field(
+        default=None, description="Optional free text up to 255 characters, e.g. an order id."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Optional, 1-255 printable characters (a UUID is a good choice). A retry with the"
+            " same key and the same input returns the first result (replayed: true) instead of"
+            " performing the operation again."
+        ),
+    )

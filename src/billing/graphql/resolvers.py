@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import strawberry
 
-from billing.domain import clients, payments
+from billing.domain import clients, history, payments
 from billing.domain.errors import OperationError
 from billing.domain.validation import parse_id
 from billing.graphql.context import Context
 from billing.graphql.errors import (
     BalanceLimitExceeded,
+    IdempotencyKeyReused,
     InsufficientFunds,
     InvalidInput,
     LoginTaken,
@@ -21,6 +23,7 @@ from billing.graphql.errors import (
     WalletNotFound,
     to_error,
 )
+from billing.graphql.history import Transaction
 from billing.graphql.inputs import CreateClientInput, ResupplyInput, TransferInput
 from billing.graphql.types import (
     Client,
@@ -46,6 +49,7 @@ ResupplyResult = Annotated[
     | InvalidInput
     | WalletNotFound
     | BalanceLimitExceeded
+    | IdempotencyKeyReused
     | TryAgain
     | ServiceUnavailable
     | OutcomeUnknown,
@@ -57,6 +61,7 @@ TransferResult = Annotated[
     | WalletNotFound
     | InsufficientFunds
     | BalanceLimitExceeded
+    | IdempotencyKeyReused
     | TryAgain
     | ServiceUnavailable
     | OutcomeUnknown,
@@ -78,6 +83,13 @@ class Query:
         record = None if key is None else await info.context.loaders.wallet.load(key)
         return None if record is None else Wallet.from_record(record)
 
+    @strawberry.field(description="A transaction with its legs, by its number; null if none.")
+    async def transaction(self, info: Info, number: uuid.UUID) -> Transaction | None:
+        record = await info.context.reader.run(
+            lambda conn: history.transaction_by_number(conn, number)
+        )
+        return None if record is None else Transaction.from_record(record)
+
 
 @strawberry.type
 class Mutation:
@@ -85,7 +97,12 @@ class Mutation:
     async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:
         await info.context.before_write()
         try:
-            done = await clients.create_client(info.context.db, login=input.login, name=input.name)
+            done = await clients.create_client(
+                info.context.db,
+                login=input.login,
+                name=input.name,
+                idempotency_key=input.idempotency_key,
+            )
         except OperationError as exc:
             return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
         return CreateClientSuccess.from_domain(done)
@@ -95,7 +112,11 @@ class Mutation:
         await info.context.before_write()
         try:
             done = await payments.resupply(
-                info.context.db, wallet_id=input.wallet_id, amount=input.amount
+                info.context.db,
+                wallet_id=input.wallet_id,
+                amount=input.amount,
+                reference=input.reference,
+                idempotency_key=input.idempotency_key,
             )
         except OperationError as exc:
             return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
@@ -110,6 +131,8 @@ class Mutation:
                 wallet_from_id=input.wallet_from_id,
                 wallet_to_id=input.wallet_to_id,
                 amount=input.amount,
+                reference=input.reference,
+                idempotency_key=input.idempotency_key,
             )
         except OperationError as exc:
             return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises

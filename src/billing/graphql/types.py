@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
+from billing.domain import history
 from billing.domain.records import ClientRecord, NewClient, Resupplied, Transferred, WalletRecord
 from billing.graphql.context import Context
+from billing.graphql.history import OperationConnection, as_utc, operations_connection
 from billing.graphql.scalars import Money, money
 
 
@@ -44,6 +48,49 @@ class Wallet:
             raise LookupError(f"client {self.client_id} of wallet {self.id} not found")
         return Client.from_record(record)
 
+    @strawberry.field(description="The wallet's operations, newest first, in pages.")
+    async def operations(
+        self,
+        info: strawberry.Info[Context, None],
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        since: Annotated[
+            datetime | None, strawberry.argument(description="Only operations at or after this.")
+        ] = None,
+        until: Annotated[
+            datetime | None, strawberry.argument(description="Only operations before this time.")
+        ] = None,
+    ) -> OperationConnection:
+        return await operations_connection(
+            info,
+            int(self.id),
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            since=since,
+            until=until,
+        )
+
+    @strawberry.field(
+        description=(
+            "The balance as it was at that instant (times without an offset are UTC); null"
+            " if the wallet did not exist yet."
+        )
+    )
+    async def balance_at(
+        self, info: strawberry.Info[Context, None], time: datetime
+    ) -> Money | None:
+        at = as_utc(time)
+        assert at is not None
+        balance = await info.context.reader.run(
+            lambda conn: history.balance_at(conn, int(self.id), at)
+        )
+        return None if balance is None else money(balance)
+
     @classmethod
     def from_record(cls, record: WalletRecord) -> Wallet:
         return cls(id=gid(record.id), balance=money(record.balance), client_id=record.client_id)
@@ -53,10 +100,17 @@ class Wallet:
 class CreateClientSuccess:
     client: Client
     wallet: Wallet
+    replayed: bool = strawberry.field(
+        description="True when this answers a repeated request with the same idempotency key."
+    )
 
     @classmethod
     def from_domain(cls, done: NewClient) -> CreateClientSuccess:
-        return cls(client=Client.from_record(done.client), wallet=Wallet.from_record(done.wallet))
+        return cls(
+            client=Client.from_record(done.client),
+            wallet=Wallet.from_record(done.wallet),
+            replayed=done.replayed,
+        )
 
 
 @strawberry.type(description="Money credited to a wallet.")
@@ -66,6 +120,10 @@ class ResupplySuccess:
     transaction_number: uuid.UUID = strawberry.field(description="Unique id of this operation.")
     wallet_balance: Money = strawberry.field(description="The balance right after this resupply.")
     wallet: Wallet = strawberry.field(description="The wallet as it was right after this resupply.")
+    reference: str | None
+    replayed: bool = strawberry.field(
+        description="True when this answers a repeated request with the same idempotency key."
+    )
 
     @classmethod
     def from_domain(cls, done: Resupplied) -> ResupplySuccess:
@@ -75,6 +133,8 @@ class ResupplySuccess:
             transaction_number=done.transaction_number,
             wallet_balance=money(done.wallet.balance),
             wallet=Wallet.from_record(done.wallet),
+            reference=done.reference,
+            replayed=done.replayed,
         )
 
 
@@ -97,6 +157,10 @@ class TransferSuccess:
     wallet_to: Wallet | None = strawberry.field(
         description="The receiving wallet; null when the caller may not see it."
     )
+    reference: str | None
+    replayed: bool = strawberry.field(
+        description="True when this answers a repeated request with the same idempotency key."
+    )
 
     @classmethod
     def from_domain(cls, done: Transferred) -> TransferSuccess:
@@ -109,4 +173,6 @@ class TransferSuccess:
             wallet_to_balance=money(done.wallet_to.balance),
             wallet_from=Wallet.from_record(done.wallet_from),
             wallet_to=Wallet.from_record(done.wallet_to),
+            reference=done.reference,
+            replayed=done.replayed,
         )
