@@ -8,18 +8,35 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
+from billing.app import create_app
 from billing.config import Settings
 from billing.db.engine import create_engine
 from billing.db.migrate import current_revision, run_alembic
 from billing.db.models import Base
 from billing.graphql.schema import schema
-from conftest import HEAD, PgServer
+from conftest import HEAD, Api, PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Rows as the first revision's code wrote them: two clients, a resupply and a transfer.
+CORE_ERA_DATA = [
+    "INSERT INTO clients (id, login, name) OVERRIDING SYSTEM VALUE"
+    " VALUES (1, 'old', 'Old Timer'), (2, 'older', 'Older')",
+    "INSERT INTO wallets (id, client_id, balance) OVERRIDING SYSTEM VALUE"
+    " VALUES (1, 1, 60.00), (2, 2, 40.00)",
+    "INSERT INTO transactions (id, number, kind, amount) OVERRIDING SYSTEM VALUE"
+    " VALUES (1, 'aaaaaaaa-0000-4000-8000-000000000001', 'RESUPPLY', 100.00),"
+    " (2, 'aaaaaaaa-0000-4000-8000-000000000002', 'TRANSFER', 40.00)",
+    "INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)"
+    " VALUES (1, 1, 100.00, 100.00), (2, 1, -40.00, 60.00), (2, 2, 40.00, 40.00)",
+    "SELECT setval(pg_get_serial_sequence(t, 'id'), 10)"
+    " FROM unnest(ARRAY['clients', 'wallets', 'transactions', 'wallet_operations']) AS t",
+]
 
 
 def test_committed_schema_matches_the_code() -> None:
@@ -95,3 +112,54 @@ def test_plain_alembic_command_downgrades_and_upgrades(pg_server: PgServer, data
     assert "(head)" not in alembic("current")
     alembic("upgrade", "head")
     assert f"{HEAD} (head)" in alembic("current")
+
+
+async def test_upgrade_keeps_core_data_readable_as_history(
+    pg_server: PgServer, database: str
+) -> None:
+    # given: a database at the first revision holding data written by that version
+    engine = create_engine(Settings(), pg_server.url(database))
+    try:
+        await run_alembic(engine, "downgrade", "0001")
+        async with engine.begin() as conn:
+            for statement in CORE_ERA_DATA:
+                await conn.execute(text(statement))
+        # when
+        await run_alembic(engine)
+    finally:
+        await engine.dispose()
+    app = create_app(
+        Settings(database_url=pg_server.url(database), migrate_on_start=False, pool_size=2)
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            api = Api(client)
+            # then: the old operations read as history, with counterparties and no reference
+            data = await api.run(
+                "{ wallet(id: 1) { operations { edges { node {"
+                " kind amount balanceAfter reference counterpartyWallet { id } } } } } }"
+            )
+            nodes = [e["node"] for e in data["wallet"]["operations"]["edges"]]
+            assert nodes == [
+                {
+                    "kind": "TRANSFER_OUT",
+                    "amount": "-40.00",
+                    "balanceAfter": "60.00",
+                    "reference": None,
+                    "counterpartyWallet": {"id": "2"},
+                },
+                {
+                    "kind": "RESUPPLY",
+                    "amount": "100.00",
+                    "balanceAfter": "100.00",
+                    "reference": None,
+                    "counterpartyWallet": None,
+                },
+            ]
+            # and new operations with keys work on the upgraded database
+            done = await api.run(
+                'mutation { resupply(input: {walletId: "2", amount: "1", idempotencyKey: "k"})'
+                " { ... on ResupplySuccess { walletBalance } } }"
+            )
+            assert done["resupply"] == {"walletBalance": "41.00"}

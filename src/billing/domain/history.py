@@ -139,11 +139,13 @@ async def operations_page(
         order = (WalletOperation.created_at.asc(), WalletOperation.id.asc())
     rows = (await conn.execute(query.order_by(*order).limit(limit + 1))).all()
     more = len(rows) > limit
+    # A cursor bounding the page is itself an operation on the page's other side.
+    bounded = older_than is not None or newer_than is not None
     records = [_record(r) for r in rows[:limit]]
     if from_newest:
-        return Page(records, has_newer=newer_than is not None, has_older=more)
+        return Page(records, has_newer=bounded, has_older=more)
     records.reverse()
-    return Page(records, has_newer=more, has_older=older_than is not None)
+    return Page(records, has_newer=more, has_older=bounded)
 
 
 async def transaction_by_number(
