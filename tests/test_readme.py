@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def examples() -> list[tuple[dict[str, Any], Any]]:
 
 
 # Values that differ on every run, each checked for its form, then replaced by a marker.
-VOLATILE = {
+VOLATILE: dict[str, Callable[[str], object]] = {
     "transactionNumber": uuid.UUID,
     "createdAt": datetime.fromisoformat,
     "endCursor": str,
