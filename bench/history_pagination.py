@@ -28,6 +28,7 @@ from billing.config import Settings
 from billing.db.embedded import start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
+from billing.domain import tokens
 from billing.domain.history import Position
 from billing.graphql.history import encode_cursor
 
@@ -115,8 +116,13 @@ async def run(url: str, operations: int, repeat: int) -> None:
     cursor, middle_time = await middle_position(url, big, operations)
     app = create_app(Settings(database_url=url, migrate_on_start=False))
     async with app.router.lifespan_context(app):
+        _, secret = await tokens.create_token(app.state.db, kind="OPERATOR", name="bench")
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://bench",
+            headers={"Authorization": f"Bearer {secret}"},
+        ) as client:
 
             def query(doc: str, variables: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
                 async def call() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -27,6 +28,7 @@ from billing.config import Settings
 from billing.db.embedded import ensure_database, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import alembic_config, run_alembic
+from billing.domain import tokens
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
@@ -163,11 +165,31 @@ class Api:
         return balance
 
 
+async def new_token(app: Starlette, client_id: int | None = None) -> str:
+    """A fresh operator token, or a client token when ``client_id`` is given."""
+    kind: Literal["OPERATOR", "CLIENT"] = "OPERATOR" if client_id is None else "CLIENT"
+    _, secret = await tokens.create_token(
+        app.state.db, kind=kind, client_id=client_id, name="tests"
+    )
+    return secret
+
+
+@asynccontextmanager
+async def api_for(app: Starlette, token: str | None) -> AsyncIterator[Api]:
+    """An API client over the app's ASGI interface, sending ``token`` (if any)."""
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers
+    ) as client:
+        yield Api(client)
+
+
 @pytest.fixture
 async def api(app: Starlette) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Api(client)
+    """An API client with an operator token."""
+    async with api_for(app, await new_token(app)) as client:
+        yield client
 
 
 ERROR_FIELDS = "... on Error { code message }"
@@ -193,7 +215,7 @@ mutation Resupply($input: ResupplyInput!) {{
     }}
     ... on InvalidInput {{ field }}
     ... on WalletNotFound {{ walletId }}
-    ... on BalanceLimitExceeded {{ walletId balance limit }}
+    ... on BalanceLimitExceeded {{ walletId limit }}
     {ERROR_FIELDS}
   }}
 }}
@@ -210,7 +232,7 @@ mutation Transfer($input: TransferInput!) {{
     ... on InvalidInput {{ field }}
     ... on WalletNotFound {{ walletId }}
     ... on InsufficientFunds {{ walletId balance requested }}
-    ... on BalanceLimitExceeded {{ walletId balance limit }}
+    ... on BalanceLimitExceeded {{ walletId limit }}
     {ERROR_FIELDS}
   }}
 }}

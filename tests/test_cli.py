@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +40,24 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+TOKEN = re.compile(r"\bbk_[A-Za-z0-9_-]{20,}")
+
+
+@dataclass
+class Served:
+    url: str
+    proc: subprocess.Popen[str]
+    output: list[str]  # stdout and stderr lines so far
+
+    def token(self) -> str:
+        """The operator token printed on the first start of a data directory."""
+        found = [m.group(0) for line in self.output if (m := TOKEN.search(line))]
+        assert found, "".join(self.output)
+        return found[0]
+
+
 @contextmanager
-def serving(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serving(data_dir: Path, *args: str) -> Iterator[Served]:
     """Run `billing serve` until the block ends, then stop it with Ctrl-C (SIGINT)."""
     port = free_port()
     proc = subprocess.Popen(
@@ -48,21 +67,24 @@ def serving(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}/graphql"
+    served = Served(f"http://127.0.0.1:{port}/graphql", proc, [])
+    reader = threading.Thread(target=lambda: served.output.extend(proc.stdout or []))
+    reader.start()
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"billing serve exited early:\n{proc.stdout.read()}")  # type: ignore[union-attr]
+                reader.join(5)
+                raise AssertionError(f"billing serve exited early:\n{''.join(served.output)}")
             try:
-                if httpx.post(url, json={"query": "{ __typename }"}, timeout=2).status_code == 200:
-                    break
+                httpx.get(served.url, params={"query": "{ __typename }"}, timeout=2)
+                break  # it answers (401 without a token): it is up
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError("billing serve did not answer within 60 s")
             time.sleep(0.2)
-        yield url, proc
+        yield served
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -70,10 +92,18 @@ def serving(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        reader.join(10)
 
 
-def gql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    response = httpx.post(url, json={"query": query, "variables": variables}, timeout=10)
+def gql(
+    url: str, token: str, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = httpx.post(
+        url,
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body
@@ -92,31 +122,37 @@ def postmasters(pgdata: Path) -> list[psutil.Process]:
 
 def test_data_persists_across_restarts_of_serve(tmp_path: Path) -> None:
     # given: a first run that creates a client and credits its wallet
-    with serving(tmp_path) as (url, proc):
-        created = gql(url, CREATE_CLIENT, {"input": {"login": "durable", "name": "Долгий"}})
+    with serving(tmp_path) as first:
+        token = first.token()
+        created = gql(
+            first.url, token, CREATE_CLIENT, {"input": {"login": "durable", "name": "Долгий"}}
+        )
         wallet = created["createClient"]["wallet"]["id"]
         gql(
-            url,
+            first.url,
+            token,
             'mutation($w: ID!) { resupply(input: {walletId: $w, amount: "42.42"}) { __typename } }',
             {"w": wallet},
         )
-    output = proc.stdout.read()  # type: ignore[union-attr]
-    # then the first run said where its data lives, and stopped cleanly with its database
+    output = "".join(first.output)
+    # then the first run said where its data lives, printed GraphiQL's address with the token,
+    # and stopped cleanly with its database
     assert f"Data: {tmp_path / 'pgdata'}" in output
-    assert "/graphql" in output
-    assert proc.returncode == 0, output
+    assert f"{first.url}#token={token}" in output
+    assert first.proc.returncode == 0, output
     assert postmasters(tmp_path / "pgdata") == []
     # when: a second run on the same data directory
-    with serving(tmp_path) as (url, _):
-        data = gql(
-            url, "query($w: ID!) { wallet(id: $w) { balance client { name } } }", {"w": wallet}
-        )
-    # then
+    with serving(tmp_path) as second:
+        query = "query($w: ID!) { wallet(id: $w) { balance client { name } } }"
+        data = gql(second.url, token, query, {"w": wallet})
+    # then: the data and the token are still there, and no second token was printed
     assert data["wallet"] == {"balance": "42.42", "client": {"name": "Долгий"}}
+    assert not TOKEN.search("".join(second.output))
 
 
 def test_workers_share_one_embedded_server(tmp_path: Path) -> None:
-    with serving(tmp_path, "--workers", "2") as (url, proc):
+    with serving(tmp_path, "--workers", "2") as served:
+        url, proc, token = served.url, served.proc, served.token()
         # given: two worker processes
         deadline = time.monotonic() + 30
         while len(psutil.Process(proc.pid).children()) < 2 and time.monotonic() < deadline:
@@ -125,13 +161,13 @@ def test_workers_share_one_embedded_server(tmp_path: Path) -> None:
         assert len(workers) >= 2
         # when: requests spread over the workers
         for i in range(10):
-            gql(url, CREATE_CLIENT, {"input": {"login": f"worker{i}", "name": "W"}})
+            gql(url, token, CREATE_CLIENT, {"input": {"login": f"worker{i}", "name": "W"}})
         # then: one database server behind them, holding all the data
         assert len(postmasters(tmp_path / "pgdata")) == 1
         ids = {
-            gql(url, "query($id: ID!) { client(id: $id) { login } }", {"id": str(i)})["client"][
-                "login"
-            ]
+            gql(url, token, "query($id: ID!) { client(id: $id) { login } }", {"id": str(i)})[
+                "client"
+            ]["login"]
             for i in range(1, 11)
         }
         assert ids == {f"worker{i}" for i in range(10)}

@@ -7,13 +7,12 @@ import random
 from decimal import Decimal
 
 import asyncpg
-import httpx
 import pytest
 from starlette.applications import Starlette
 
 from billing.app import create_app
 from billing.config import Settings
-from conftest import CREATE_CLIENT, Api, PgServer
+from conftest import CREATE_CLIENT, Api, PgServer, api_for, new_token
 
 
 @pytest.fixture
@@ -173,27 +172,27 @@ async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothi
         database_url=pg_server.url(database), migrate_on_start=False, retry_max_attempts=1
     )
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            api = Api(client)
-            _, wallet = await api.create_client("budget")
-            other = await asyncpg.connect(pg_server.dsn(database))
-            try:
-                await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-                await other.execute(
-                    "UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet)
-                )
-                # when
-                request = asyncio.create_task(api.resupply(wallet, "1.00"))
-                await wait_until_api_waits_for_a_lock(sql)
-                await other.execute("COMMIT")
-                result = await asyncio.wait_for(request, timeout=10)
-            finally:
-                await other.close()
-            # then: a typed, retryable answer, and only the competing write happened
-            assert result["__typename"] == "TryAgain"
-            assert result["code"] == "TRY_AGAIN"
-            assert await api.balance(wallet) == "5.00"
-            assert await sql.fetchval("SELECT count(*) FROM transactions") == 0
-            assert application.state.db.counters.try_again == 1
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, await new_token(application)) as api,
+    ):
+        _, wallet = await api.create_client("budget")
+        other = await asyncpg.connect(pg_server.dsn(database))
+        try:
+            await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            await other.execute(
+                "UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet)
+            )
+            # when
+            request = asyncio.create_task(api.resupply(wallet, "1.00"))
+            await wait_until_api_waits_for_a_lock(sql)
+            await other.execute("COMMIT")
+            result = await asyncio.wait_for(request, timeout=10)
+        finally:
+            await other.close()
+        # then: a typed, retryable answer, and only the competing write happened
+        assert result["__typename"] == "TryAgain"
+        assert result["code"] == "TRY_AGAIN"
+        assert await api.balance(wallet) == "5.00"
+        assert await sql.fetchval("SELECT count(*) FROM transactions") == 0
+        assert application.state.db.counters.try_again == 1

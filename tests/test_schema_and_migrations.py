@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
@@ -19,7 +18,7 @@ from billing.db.engine import create_engine
 from billing.db.migrate import current_revision, run_alembic
 from billing.db.models import Base
 from billing.graphql.schema import schema
-from conftest import HEAD, Api, PgServer
+from conftest import HEAD, PgServer, api_for, new_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,35 +130,32 @@ async def test_upgrade_keeps_core_data_readable_as_history(
     app = create_app(
         Settings(database_url=pg_server.url(database), migrate_on_start=False, pool_size=2)
     )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            api = Api(client)
-            # then: the old operations read as history, with counterparties and no reference
-            data = await api.run(
-                "{ wallet(id: 1) { operations { edges { node {"
-                " kind amount balanceAfter reference counterpartyWallet { id } } } } } }"
-            )
-            nodes = [e["node"] for e in data["wallet"]["operations"]["edges"]]
-            assert nodes == [
-                {
-                    "kind": "TRANSFER_OUT",
-                    "amount": "-40.00",
-                    "balanceAfter": "60.00",
-                    "reference": None,
-                    "counterpartyWallet": {"id": "2"},
-                },
-                {
-                    "kind": "RESUPPLY",
-                    "amount": "100.00",
-                    "balanceAfter": "100.00",
-                    "reference": None,
-                    "counterpartyWallet": None,
-                },
-            ]
-            # and new operations with keys work on the upgraded database
-            done = await api.run(
-                'mutation { resupply(input: {walletId: "2", amount: "1", idempotencyKey: "k"})'
-                " { ... on ResupplySuccess { walletBalance } } }"
-            )
-            assert done["resupply"] == {"walletBalance": "41.00"}
+    async with app.router.lifespan_context(app), api_for(app, await new_token(app)) as api:
+        # then: the old operations read as history, with counterparties and no reference
+        data = await api.run(
+            "{ wallet(id: 1) { operations { edges { node {"
+            " kind amount balanceAfter reference counterpartyWallet { id } } } } } }"
+        )
+        nodes = [e["node"] for e in data["wallet"]["operations"]["edges"]]
+        assert nodes == [
+            {
+                "kind": "TRANSFER_OUT",
+                "amount": "-40.00",
+                "balanceAfter": "60.00",
+                "reference": None,
+                "counterpartyWallet": {"id": "2"},
+            },
+            {
+                "kind": "RESUPPLY",
+                "amount": "100.00",
+                "balanceAfter": "100.00",
+                "reference": None,
+                "counterpartyWallet": None,
+            },
+        ]
+        # and new operations with keys work on the upgraded database
+        done = await api.run(
+            'mutation { resupply(input: {walletId: "2", amount: "1", idempotencyKey: "k"})'
+            " { ... on ResupplySuccess { walletBalance } } }"
+        )
+        assert done["resupply"] == {"walletBalance": "41.00"}

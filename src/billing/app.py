@@ -10,13 +10,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from billing.auth import BearerAuth
 from billing.config import Settings, get_settings
 from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Database, RetryPolicy
+from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.logs import configure_logging
-from billing.middleware import RequestIdMiddleware
+from billing.middleware import BodySizeLimit, RequestIdMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await engine.dispose()
 
-    graphql = BillingGraphQL()
+    schema = build_schema(
+        Limits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_query_tokens,
+            introspection=settings.introspection,
+        )
+    )
+    graphql = BearerAuth(BillingGraphQL(schema, ide=settings.introspection))
     return Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"])],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )

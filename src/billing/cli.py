@@ -7,9 +7,13 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Literal, TypeVar
 
 from billing.config import Settings, get_settings
+from billing.domain.errors import OperationError
+from billing.domain.transactions import Database
 from billing.logs import configure_logging
 
 log = logging.getLogger("billing")
@@ -26,23 +30,67 @@ def _database_url(settings: Settings) -> str:
     return server.url()
 
 
+T = TypeVar("T")
+
+
+def _with_database(
+    settings: Settings, url: str, work: Callable[[Database], Awaitable[T]], *, migrate: bool
+) -> T:
+    """Run ``work`` against the database (migrated first if asked), then close the pool."""
+    from billing.db.engine import check_reachable, create_engine
+    from billing.db.migrate import run_alembic
+
+    async def run() -> T:
+        await check_reachable(settings, url)
+        engine = create_engine(settings, url)
+        try:
+            if migrate:
+                await run_alembic(engine)
+            return await work(Database(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _first_run_token(settings: Settings, url: str) -> str | None:
+    """With the embedded database and no operator token yet: create one for local use."""
+    from billing.domain import tokens
+
+    async def work(db: Database) -> str | None:
+        if await tokens.has_operator_token(db):
+            return None
+        _, secret = await tokens.create_token(db, kind="OPERATOR", name="local development")
+        return secret
+
+    return _with_database(settings, url, work, migrate=True)
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
     from billing.db.engine import check_reachable, safe_url
 
     url = _database_url(settings)
+    endpoint = f"http://{settings.host}:{settings.port}/graphql"
     if settings.database_url:
         print(f"Data: PostgreSQL at {safe_url(url)}", flush=True)
-    asyncio.run(check_reachable(settings, url))
+        asyncio.run(check_reachable(settings, url))
+        print(f"GraphQL API: {endpoint}", flush=True)
+    else:
+        secret = _first_run_token(settings, url)
+        print(f"GraphQL API: {endpoint} (open it in a browser for GraphiQL)", flush=True)
+        if secret:
+            print(
+                "\nAn operator token was created for this data directory. It is shown once;"
+                f" keep it:\n\n    {secret}\n\nGraphiQL with the token filled in:"
+                f" {endpoint}#token={secret}\n"
+                "Create more with `billing token create`.\n",
+                flush=True,
+            )
     # Worker processes inherit the environment: they all use this one database server.
     os.environ["BILLING_DATABASE_URL"] = url
     get_settings.cache_clear()
-    print(
-        f"GraphQL API: http://{settings.host}:{settings.port}/graphql"
-        " (open it in a browser for GraphiQL)",
-        flush=True,
-    )
     uvicorn.run(
         "billing.app:create_app",
         factory=True,
@@ -56,41 +104,66 @@ def serve(settings: Settings) -> int:
 
 
 def migrate(settings: Settings, revision: str) -> int:
-    from billing.db.engine import check_reachable, create_engine
     from billing.db.migrate import current_revision, run_alembic
 
-    url = _database_url(settings)
+    async def work(db: Database) -> str | None:
+        await run_alembic(db.engine, "upgrade", revision)
+        return await current_revision(db.engine)
 
-    async def run() -> str | None:
-        await check_reachable(settings, url)
-        engine = create_engine(settings, url)
-        try:
-            await run_alembic(engine, "upgrade", revision)
-            return await current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    print(f"Database schema at revision {asyncio.run(run())}")
+    version = _with_database(settings, _database_url(settings), work, migrate=False)
+    print(f"Database schema at revision {version}")
     return 0
 
 
 def audit(settings: Settings) -> int:
-    from billing.db.engine import check_reachable, create_engine
     from billing.domain.audit import audit as run_audit
 
-    url = _database_url(settings)
-
-    async def run() -> bool:
-        await check_reachable(settings, url)
-        engine = create_engine(settings, url)
-        try:
-            report = await run_audit(engine)
-        finally:
-            await engine.dispose()
+    async def work(db: Database) -> bool:
+        report = await run_audit(db.engine)
         print(report.render())
         return report.ok
 
-    return 0 if asyncio.run(run()) else 1
+    return 0 if _with_database(settings, _database_url(settings), work, migrate=False) else 1
+
+
+def token(settings: Settings, args: argparse.Namespace) -> int:
+    from billing.domain import tokens
+
+    url = _database_url(settings)
+    if args.action == "create":
+        kind: Literal["OPERATOR", "CLIENT"] = "OPERATOR" if args.operator else "CLIENT"
+        name = args.name or ("operator" if args.operator else f"client {args.client}")
+
+        async def create(db: Database) -> tuple[tokens.TokenRecord, str]:
+            return await tokens.create_token(db, kind=kind, client_id=args.client, name=name)
+
+        try:
+            record, secret = _with_database(settings, url, create, migrate=True)
+        except OperationError as exc:
+            log.error("%s", exc.message)
+            return 1
+        print(f"Created {record.kind.lower()} token {record.id} ({record.name}). Its secret,")
+        print("shown only this once (send it as 'Authorization: Bearer <secret>'):\n")
+        print(f"    {secret}\n")
+        return 0
+    if args.action == "list":
+        listed = _with_database(settings, url, tokens.list_tokens, migrate=True)
+        print(f"{'ID':>4}  {'KIND':8}  {'CLIENT':>6}  {'CREATED':19}  {'STATUS':7}  NAME")
+        for t in listed:
+            status = "revoked" if t.revoked_at else "active"
+            client = "" if t.client_id is None else str(t.client_id)
+            created = t.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{t.id:>4}  {t.kind:8}  {client:>6}  {created:19}  {status:7}  {t.name}")
+        return 0
+
+    async def revoke(db: Database) -> bool:
+        return await tokens.revoke_token(db, args.id)
+
+    if _with_database(settings, url, revoke, migrate=True):
+        print(f"Token {args.id} revoked; requests with it are refused from now on.")
+        return 0
+    log.error("no active token with id %s", args.id)
+    return 1
 
 
 def export_schema(output: Path | None) -> int:
@@ -118,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("audit", help="check the ledger; exit status 1 on any violation")
 
+    p_token = sub.add_parser("token", help="manage API tokens")
+    token_sub = p_token.add_subparsers(dest="action", required=True)
+    p_create = token_sub.add_parser("create", help="create a token; its secret is shown once")
+    who = p_create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--operator", action="store_true", help="may do everything")
+    who.add_argument("--client", type=int, metavar="ID", help="acts for this client only")
+    p_create.add_argument("--name", help="a label to recognise the token by")
+    token_sub.add_parser("list", help="list tokens (never their secrets)")
+    p_revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    p_revoke.add_argument("id", type=int)
+
     p_export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     p_export.add_argument("-o", "--output", type=Path)
 
@@ -135,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(settings)
         if args.command == "audit":
             return audit(settings)
+        if args.command == "token":
+            return token(settings, args)
         return migrate(settings, args.revision)
     except (OSError, RuntimeError) as exc:
         log.error("%s", exc)

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     retry_max_attempts: int = Field(default=10, ge=1, le=100)
     retry_base_delay: float = Field(default=0.002, ge=0, description="Seconds; doubles per retry.")
     retry_max_delay: float = Field(default=0.2, ge=0, description="Cap of one backoff sleep.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413.")
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_query_tokens: int = Field(default=1000, ge=10)
+    introspection: bool = Field(
+        default=True, description="Off: no introspection, no suggestions, no GraphiQL."
+    )
     migrate_on_start: bool = True
     log_level: str = "INFO"
 

@@ -20,6 +20,7 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout,
         pool_pre_ping=True,
+        hide_parameters=True,  # error messages and logs never carry the values sent
         connect_args={
             "timeout": settings.connect_timeout,
             "server_settings": {

@@ -108,3 +108,23 @@ class IdempotencyKey(Base):
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApiToken(Base):
+    """A bearer token. Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint("kind IN ('OPERATOR', 'CLIENT')", name="ck_api_tokens_kind_known"),
+        CheckConstraint(
+            "(kind = 'CLIENT') = (client_id IS NOT NULL)", name="ck_api_tokens_client_kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Text)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

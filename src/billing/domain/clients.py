@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import Client, Wallet
 from billing.domain import idempotency
+from billing.domain.access import Actor
 from billing.domain.errors import LoginTaken
 from billing.domain.records import ClientRecord, NewClient, WalletRecord
 from billing.domain.transactions import Database
@@ -17,17 +18,23 @@ from billing.domain.validation import clean_login, clean_name
 
 
 async def create_client(
-    db: Database, *, login: str, name: str, idempotency_key: str | None = None, caller: str = ""
+    db: Database,
+    *,
+    actor: Actor,
+    login: str,
+    name: str,
+    idempotency_key: str | None = None,
 ) -> NewClient:
     """Create a client and its first wallet (balance 0.00), atomically.
 
     Logins are unique regardless of case; the unique index decides, so two concurrent requests
     for one login cannot both succeed.
     """
+    actor.require_operator("createClient")
     login = clean_login(login)
     name = clean_name(name)
     idem = idempotency.prepare(
-        idempotency_key, "CREATE_CLIENT", {"login": login, "name": name}, caller
+        idempotency_key, "CREATE_CLIENT", {"login": login, "name": name}, actor.idempotency_scope
     )
 
     async def work(conn: AsyncConnection) -> NewClient:

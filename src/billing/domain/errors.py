@@ -44,10 +44,12 @@ class InsufficientFunds(OperationError):
 
 
 class BalanceLimitExceeded(OperationError):
-    def __init__(self, wallet_id: int, balance: Decimal, limit: Decimal) -> None:
+    def __init__(self, wallet_id: int, balance: Decimal | None, limit: Decimal) -> None:
+        above = f"above the maximum balance of {limit:.2f}"
         super().__init__(
-            f"Wallet {wallet_id} holds {balance:.2f}; this operation would take it above the"
-            f" maximum balance of {limit:.2f}."
+            f"This operation would take wallet {wallet_id} {above}."
+            if balance is None
+            else f"Wallet {wallet_id} holds {balance:.2f}; this operation would take it {above}."
         )
         self.wallet_id = wallet_id
         self.balance = balance
@@ -63,6 +65,14 @@ class IdempotencyKeyReused(OperationError):
             " changed; use a new key for a new request."
         )
         self.key = key
+
+
+class PermissionDenied(OperationError):
+    """The caller's token does not allow this operation at all."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"This token may not perform {operation}; an operator token may.")
+        self.operation = operation
 
 
 class TryAgain(OperationError):

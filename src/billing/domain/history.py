@@ -149,8 +149,10 @@ async def operations_page(
 
 
 async def transaction_by_number(
-    conn: AsyncConnection, number: uuid.UUID
+    conn: AsyncConnection, number: uuid.UUID, owner: int | None
 ) -> TransactionRecord | None:
+    """A transaction with its legs. With ``owner`` set: only if one of its legs is that
+    client's, and only that client's legs are listed."""
     head = (
         await conn.execute(
             select(
@@ -164,11 +166,14 @@ async def transaction_by_number(
     ).one_or_none()
     if head is None:
         return None
-    rows = await conn.execute(
-        _operations()
-        .where(WalletOperation.transaction_id == head.id)
-        .order_by(WalletOperation.amount)
-    )
+    query = _operations().where(WalletOperation.transaction_id == head.id)
+    if owner is not None:
+        query = query.join(Wallet, Wallet.id == WalletOperation.wallet_id).where(
+            Wallet.client_id == owner
+        )
+    rows = (await conn.execute(query.order_by(WalletOperation.amount))).all()
+    if not rows:
+        return None
     return TransactionRecord(
         number=number,
         kind=head.kind,

@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import Transaction, Wallet, WalletOperation
 from billing.domain import idempotency
+from billing.domain.access import Actor
 from billing.domain.errors import (
     BalanceLimitExceeded,
     InsufficientFunds,
@@ -32,13 +33,14 @@ from billing.domain.validation import clean_reference, require_id
 async def resupply(
     db: Database,
     *,
+    actor: Actor,
     wallet_id: str,
     amount: str,
     reference: str | None = None,
     idempotency_key: str | None = None,
-    caller: str = "",
 ) -> Resupplied:
-    """Credit ``amount`` to a wallet."""
+    """Credit ``amount`` to a wallet (operators only)."""
+    actor.require_operator("resupply")
     wid = require_id(wallet_id, "walletId")
     value = parse_amount(amount)
     reference = clean_reference(reference)
@@ -46,7 +48,7 @@ async def resupply(
         idempotency_key,
         "RESUPPLY",
         {"wallet": wid, "amount": str(value), "reference": reference},
-        caller,
+        actor.idempotency_scope,
     )
     number = uuid.uuid4()
 
@@ -61,7 +63,7 @@ async def resupply(
                 reference=recorded.reference,
                 replayed=True,
             )
-        wallet = await _credit(conn, wid, value)
+        wallet = await _credit(conn, wid, value, actor)
         transaction_id = await _record(
             conn,
             number=number,
@@ -82,14 +84,19 @@ async def resupply(
 async def transfer(
     db: Database,
     *,
+    actor: Actor,
     wallet_from_id: str,
     wallet_to_id: str,
     amount: str,
     reference: str | None = None,
     idempotency_key: str | None = None,
-    caller: str = "",
 ) -> Transferred:
-    """Move ``amount`` from one wallet to another."""
+    """Move ``amount`` from one wallet to another.
+
+    A client may only send from its own wallets (any other wallet is reported as not found,
+    exactly like a missing one), to any existing wallet; it is not shown the receiving wallet
+    unless that is its own too.
+    """
     source = require_id(wallet_from_id, "walletFromId")
     target = require_id(wallet_to_id, "walletToId")
     if source == target:
@@ -100,7 +107,7 @@ async def transfer(
         idempotency_key,
         "TRANSFER",
         {"from": source, "to": target, "amount": str(value), "reference": reference},
-        caller,
+        actor.idempotency_scope,
     )
     number = uuid.uuid4()
 
@@ -113,16 +120,17 @@ async def transfer(
                 transaction_number=recorded.number,
                 amount=recorded.amount,
                 wallet_from=debited,
-                wallet_to=credited,
+                wallet_to_id=credited.id,
+                wallet_to=_visible(actor, credited),
                 reference=recorded.reference,
                 replayed=True,
             )
         changed: dict[int, WalletRecord] = {}
         for wid in sorted((source, target)):  # fixed order: no deadlock cycles
             if wid == source:
-                changed[wid] = await _debit(conn, wid, value)
+                changed[wid] = await _debit(conn, wid, value, actor)
             else:
-                changed[wid] = await _credit(conn, wid, value)
+                changed[wid] = await _credit(conn, wid, value, actor)
         legs = [(changed[source], -value), (changed[target], value)]
         transaction_id = await _record(
             conn, number=number, kind="TRANSFER", value=value, reference=reference, legs=legs
@@ -133,29 +141,41 @@ async def transfer(
             transaction_number=number,
             amount=value,
             wallet_from=changed[source],
-            wallet_to=changed[target],
+            wallet_to_id=target,
+            wallet_to=_visible(actor, changed[target]),
             reference=reference,
         )
 
     return await db.write(work, wallet_locks=idempotency.locks(idem, source, target))
 
 
-async def _debit(conn: AsyncConnection, wallet_id: int, value: Decimal) -> WalletRecord:
+def _visible(actor: Actor, wallet: WalletRecord) -> WalletRecord | None:
+    return wallet if actor.may_see_client(wallet.client_id) else None
+
+
+async def _debit(
+    conn: AsyncConnection, wallet_id: int, value: Decimal, actor: Actor
+) -> WalletRecord:
+    """Take money from a wallet the actor owns (operators: any wallet)."""
+    owned = _owned_by(actor)
     row = (
         await conn.execute(
             update(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.balance >= value)
+            .where(Wallet.id == wallet_id, Wallet.balance >= value, *owned)
             .values(balance=Wallet.balance - value)
             .returning(Wallet.client_id, Wallet.balance)
         )
     ).one_or_none()
     if row is None:
-        balance = await _balance(conn, wallet_id)
-        raise InsufficientFunds(wallet_id, balance, value)
+        found = await _wallet(conn, wallet_id, owned)
+        raise InsufficientFunds(wallet_id, found.balance, value)
     return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
 
 
-async def _credit(conn: AsyncConnection, wallet_id: int, value: Decimal) -> WalletRecord:
+async def _credit(
+    conn: AsyncConnection, wallet_id: int, value: Decimal, actor: Actor
+) -> WalletRecord:
+    """Put money into any existing wallet."""
     row = (
         await conn.execute(
             update(Wallet)
@@ -165,17 +185,30 @@ async def _credit(conn: AsyncConnection, wallet_id: int, value: Decimal) -> Wall
         )
     ).one_or_none()
     if row is None:
-        balance = await _balance(conn, wallet_id)
-        raise BalanceLimitExceeded(wallet_id, balance, MAX_BALANCE)
+        found = await _wallet(conn, wallet_id, ())
+        shown = found.balance if actor.may_see_client(found.client_id) else None
+        raise BalanceLimitExceeded(wallet_id, shown, MAX_BALANCE)
     return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
 
 
-async def _balance(conn: AsyncConnection, wallet_id: int) -> Decimal:
-    """The balance of a wallet that a conditional update did not touch; WalletNotFound if none."""
-    balance = await conn.scalar(select(Wallet.balance).where(Wallet.id == wallet_id))
-    if balance is None:
+def _owned_by(actor: Actor) -> tuple[ColumnElement[bool], ...]:
+    owner = actor.owner_filter
+    return () if owner is None else (Wallet.client_id == owner,)
+
+
+async def _wallet(
+    conn: AsyncConnection, wallet_id: int, owned: tuple[ColumnElement[bool], ...]
+) -> WalletRecord:
+    """A wallet that a conditional update did not touch; WalletNotFound if it is not there (or
+    not the caller's to use)."""
+    row = (
+        await conn.execute(
+            select(Wallet.client_id, Wallet.balance).where(Wallet.id == wallet_id, *owned)
+        )
+    ).one_or_none()
+    if row is None:
         raise WalletNotFound(wallet_id)
-    return balance
+    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
 
 
 async def _record(

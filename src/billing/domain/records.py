@@ -42,6 +42,7 @@ class Transferred:
     transaction_number: uuid.UUID
     amount: Decimal
     wallet_from: WalletRecord  # both as they were right after the transfer
-    wallet_to: WalletRecord
+    wallet_to_id: int
+    wallet_to: WalletRecord | None  # None when the caller may not see the receiving wallet
     reference: str | None = None
     replayed: bool = False

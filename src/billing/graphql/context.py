@@ -14,6 +14,7 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from billing.domain import reads
+from billing.domain.access import Actor
 from billing.domain.errors import ServiceUnavailable
 from billing.domain.records import ClientRecord, WalletRecord
 from billing.domain.transactions import Database, Fault, classify
@@ -60,28 +61,31 @@ class Reader:
                 await stack.aclose()
 
 
+Fetch = Callable[[AsyncConnection, Sequence[K], int | None], Awaitable[Mapping[K, V]]]
+
+
 def _loader(
-    reader: Reader,
-    fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[Mapping[K, V]]],
-    missing: Callable[[], V],
+    reader: Reader, fetch: Fetch[K, V], owner: int | None, missing: Callable[[], V]
 ) -> DataLoader[K, V]:
     async def load(keys: list[K]) -> list[V]:
-        found = await reader.run(lambda conn: fetch(conn, keys))
+        found = await reader.run(lambda conn: fetch(conn, keys, owner))
         return [found.get(k, missing()) for k in keys]
 
     return DataLoader(load_fn=load)
 
 
 class Loaders:
-    def __init__(self, reader: Reader) -> None:
+    """Batched reads of what the caller may see (``owner``: a client token's client)."""
+
+    def __init__(self, reader: Reader, owner: int | None) -> None:
         self.client: DataLoader[int, ClientRecord | None] = _loader(
-            reader, reads.clients_by_id, lambda: None
+            reader, reads.clients_by_id, owner, lambda: None
         )
         self.wallet: DataLoader[int, WalletRecord | None] = _loader(
-            reader, reads.wallets_by_id, lambda: None
+            reader, reads.wallets_by_id, owner, lambda: None
         )
         self.wallets_of_client: DataLoader[int, list[WalletRecord]] = _loader(
-            reader, reads.wallets_by_client, list
+            reader, reads.wallets_by_client, owner, list
         )
 
 
@@ -91,14 +95,15 @@ class Context:
     response: Response
     db: Database
     request_id: str
+    actor: Actor
     reader: Reader = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.reader = Reader(self.db)
-        self.loaders = Loaders(self.reader)
+        self.loaders = Loaders(self.reader, self.actor.owner_filter)
 
     async def before_write(self) -> None:
         """Forget what this request has read: data resolved after a mutation must show it."""
         await self.reader.close()
-        self.loaders = Loaders(self.reader)
+        self.loaders = Loaders(self.reader, self.actor.owner_filter)

@@ -18,6 +18,7 @@ class ErrorCode(enum.Enum):
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     BALANCE_LIMIT_EXCEEDED = "BALANCE_LIMIT_EXCEEDED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
     TRY_AGAIN = "TRY_AGAIN"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
@@ -54,8 +55,7 @@ class InsufficientFunds(Error):
 @strawberry.type(description="The operation would take a wallet above the maximum balance.")
 class BalanceLimitExceeded(Error):
     wallet_id: strawberry.ID
-    balance: Money
-    limit: Money
+    limit: Money = strawberry.field(description="The largest balance a wallet may hold.")
 
 
 @strawberry.type(
@@ -66,6 +66,11 @@ class BalanceLimitExceeded(Error):
 )
 class IdempotencyKeyReused(Error):
     idempotency_key: str
+
+
+@strawberry.type(description="The caller's token does not allow this operation. Nothing changed.")
+class PermissionDenied(Error):
+    operation: str
 
 
 @strawberry.type(
@@ -117,12 +122,15 @@ def to_error(exc: domain.OperationError) -> Error:  # noqa: PLR0911 - one branch
                 code=ErrorCode.BALANCE_LIMIT_EXCEEDED,
                 message=m,
                 wallet_id=strawberry.ID(str(exc.wallet_id)),
-                balance=money(exc.balance),
                 limit=money(exc.limit),
             )
         case domain.IdempotencyKeyReused():
             return IdempotencyKeyReused(
                 code=ErrorCode.IDEMPOTENCY_KEY_REUSED, message=m, idempotency_key=exc.key
+            )
+        case domain.PermissionDenied():
+            return PermissionDenied(
+                code=ErrorCode.PERMISSION_DENIED, message=m, operation=exc.operation
             )
         case domain.TryAgain():
             return TryAgain(code=ErrorCode.TRY_AGAIN, message=m)

@@ -46,7 +46,7 @@ class Operation:
     reference: str | None
     created_at: datetime
     wallet_id: strawberry.Private[int]
-    counterparty_wallet_id: strawberry.Private[int | None]
+    counterparty_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The wallet this operation changed.")
     async def wallet(
@@ -59,15 +59,26 @@ class Operation:
             raise LookupError(f"wallet {self.wallet_id} of operation {self.id} not found")
         return Wallet.from_record(record)
 
-    @strawberry.field(description="The other wallet of a transfer; null for a resupply.")
+    @strawberry.field(description="The id of the other wallet of a transfer; null for a resupply.")
+    def counterparty_wallet_id(self) -> strawberry.ID | None:
+        if self.counterparty_id is None:
+            return None
+        return strawberry.ID(str(self.counterparty_id))
+
+    @strawberry.field(
+        description=(
+            "The other wallet of a transfer; null for a resupply, or when the caller may not see"
+            " that wallet."
+        )
+    )
     async def counterparty_wallet(
         self, info: strawberry.Info[Context, None]
     ) -> Annotated[Wallet, strawberry.lazy("billing.graphql.types")] | None:
         from billing.graphql.types import Wallet
 
-        if self.counterparty_wallet_id is None:
+        if self.counterparty_id is None:
             return None
-        record = await info.context.loaders.wallet.load(self.counterparty_wallet_id)
+        record = await info.context.loaders.wallet.load(self.counterparty_id)
         return None if record is None else Wallet.from_record(record)
 
     @classmethod
@@ -81,7 +92,7 @@ class Operation:
             reference=r.reference,
             created_at=r.created_at,
             wallet_id=r.wallet_id,
-            counterparty_wallet_id=r.counterparty_wallet_id,
+            counterparty_id=r.counterparty_wallet_id,
         )
 
 

@@ -18,6 +18,7 @@ from billing.graphql.errors import (
     InvalidInput,
     LoginTaken,
     OutcomeUnknown,
+    PermissionDenied,
     ServiceUnavailable,
     TryAgain,
     WalletNotFound,
@@ -50,6 +51,7 @@ ResupplyResult = Annotated[
     | WalletNotFound
     | BalanceLimitExceeded
     | IdempotencyKeyReused
+    | PermissionDenied
     | TryAgain
     | ServiceUnavailable
     | OutcomeUnknown,
@@ -62,6 +64,7 @@ TransferResult = Annotated[
     | InsufficientFunds
     | BalanceLimitExceeded
     | IdempotencyKeyReused
+    | PermissionDenied
     | TryAgain
     | ServiceUnavailable
     | OutcomeUnknown,
@@ -86,7 +89,9 @@ class Query:
     @strawberry.field(description="A transaction with its legs, by its number; null if none.")
     async def transaction(self, info: Info, number: uuid.UUID) -> Transaction | None:
         record = await info.context.reader.run(
-            lambda conn: history.transaction_by_number(conn, number)
+            lambda conn: history.transaction_by_number(
+                conn, number, info.context.actor.owner_filter
+            )
         )
         return None if record is None else Transaction.from_record(record)
 
@@ -99,6 +104,7 @@ class Mutation:
         try:
             done = await clients.create_client(
                 info.context.db,
+                actor=info.context.actor,
                 login=input.login,
                 name=input.name,
                 idempotency_key=input.idempotency_key,
@@ -113,6 +119,7 @@ class Mutation:
         try:
             done = await payments.resupply(
                 info.context.db,
+                actor=info.context.actor,
                 wallet_id=input.wallet_id,
                 amount=input.amount,
                 reference=input.reference,
@@ -128,6 +135,7 @@ class Mutation:
         try:
             done = await payments.transfer(
                 info.context.db,
+                actor=info.context.actor,
                 wallet_from_id=input.wallet_from_id,
                 wallet_to_id=input.wallet_to_id,
                 amount=input.amount,

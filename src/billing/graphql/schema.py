@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from functools import partial
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from billing.domain.errors import ServiceUnavailable
 from billing.graphql.context import Context
@@ -18,14 +28,28 @@ from billing.graphql.scalars import MONEY_SCALAR, Money
 log = logging.getLogger("billing.errors")
 
 
+# Request errors (the caller's document or variables are at fault) get a stable code.
+REQUEST_ERROR_CODES = [
+    (re.compile(r"exceeds maximum operation depth"), "QUERY_TOO_DEEP"),
+    (re.compile(r"aliases found\. Allowed"), "TOO_MANY_ALIASES"),
+    (re.compile(r"Document contains more than \d+ tokens"), "QUERY_TOO_LARGE"),
+    (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),
+    (re.compile(r"^Syntax Error"), "GRAPHQL_PARSE_FAILED"),
+]
+SUGGESTION = re.compile(r" ?Did you mean .*\?$")
+
+
 class ErrorPolicy(SchemaExtension):
     """Keep request errors (syntax, validation) readable; mask everything unexpected.
 
+    * request errors keep their message and get ``extensions.code``;
     * an unreachable database during a query turns the whole response into HTTP 503;
     * any other exception from a resolver is logged with its traceback and the request id,
       and the caller sees only "Internal error" and that request id;
     * the request's read snapshot is closed when the operation ends.
     """
+
+    hide_suggestions = False
 
     async def on_operation(self) -> AsyncIterator[None]:
         context: Context = self.execution_context.context
@@ -38,11 +62,10 @@ class ErrorPolicy(SchemaExtension):
         if result is not None and errors:
             result.errors = [self._translate(error, context) for error in errors]
 
-    @staticmethod
-    def _translate(error: GraphQLError, context: Context) -> GraphQLError:
+    def _translate(self, error: GraphQLError, context: Context) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
-            return error  # the request itself is at fault: its message helps the caller
+            return self._request_error(error)
         if isinstance(original, ServiceUnavailable):
             context.response.status_code = 503
             context.response.headers["Retry-After"] = "1"
@@ -65,10 +88,62 @@ class ErrorPolicy(SchemaExtension):
             extensions={"code": "INTERNAL_ERROR", "requestId": context.request_id},
         )
 
+    def _request_error(self, error: GraphQLError) -> GraphQLError:
+        message = error.message
+        if self.hide_suggestions:
+            message = SUGGESTION.sub("", message)
+        code = next(
+            (code for pattern, code in REQUEST_ERROR_CODES if pattern.search(message)),
+            "GRAPHQL_VALIDATION_FAILED",
+        )
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={**(error.extensions or {}), "code": code},
+        )
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR}),
-    extensions=[ErrorPolicy],
-)
+
+class ErrorPolicyWithoutSuggestions(ErrorPolicy):
+    """For a server with introspection off: no "Did you mean ...?" hints about the schema."""
+
+    hide_suggestions = True
+
+
+class BillingSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Unexpected errors are logged by ErrorPolicy (with the request id); request errors are
+        the caller's business, not the operator's."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 1000
+    introspection: bool = True
+
+
+def build_schema(limits: Limits = Limits()) -> BillingSchema:
+    # Factories, not instances: each request gets its own extension objects.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(QueryDepthLimiter, max_depth=limits.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+    ]
+    if limits.introspection:
+        extensions.append(ErrorPolicy)
+    else:
+        extensions += [DisableIntrospection, ErrorPolicyWithoutSuggestions]
+    return BillingSchema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR}),
+        extensions=extensions,
+    )
+
+
+schema = build_schema()

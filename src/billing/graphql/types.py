@@ -166,13 +166,13 @@ class TransferSuccess:
     def from_domain(cls, done: Transferred) -> TransferSuccess:
         return cls(
             wallet_from_id=gid(done.wallet_from.id),
-            wallet_to_id=gid(done.wallet_to.id),
+            wallet_to_id=gid(done.wallet_to_id),
             amount=money(done.amount),
             transaction_number=done.transaction_number,
             wallet_from_balance=money(done.wallet_from.balance),
-            wallet_to_balance=money(done.wallet_to.balance),
+            wallet_to_balance=None if done.wallet_to is None else money(done.wallet_to.balance),
             wallet_from=Wallet.from_record(done.wallet_from),
-            wallet_to=Wallet.from_record(done.wallet_to),
+            wallet_to=None if done.wallet_to is None else Wallet.from_record(done.wallet_to),
             reference=done.reference,
             replayed=done.replayed,
         )

@@ -1,4 +1,4 @@
-"""The HTTP view: JSON decoding that keeps numbers exact, and the typed context."""
+"""The HTTP view: exact JSON decoding, the typed context, and the GraphiQL page."""
 
 from __future__ import annotations
 
@@ -6,13 +6,27 @@ import json
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from billing.graphql.context import Context
 from billing.graphql.scalars import JsonNumber
-from billing.graphql.schema import schema
+from billing.graphql.schema import BillingSchema
+
+# GraphiQL takes the token from the URL fragment (#token=...), which browsers never send to the
+# server, pre-fills the Authorization header with it, and never writes it into the address.
+_HEADERS_FROM_FRAGMENT = """
+      if (window.location.hash.startsWith("#token=")) {
+        const token = decodeURIComponent(window.location.hash.slice("#token=".length));
+        parameters.headers = JSON.stringify({ Authorization: "Bearer " + token }, null, 2);
+        history.replaceState(null, null, window.location.pathname + window.location.search);
+      }
+      const fetchURL = window.location.href.split("?")[0];"""
+IDE_PATCHES = [
+    ('\n      const fetchURL = window.location.href.split("?")[0];', _HEADERS_FROM_FRAGMENT),
+    ("return Boolean(parameters[key]);", 'return key !== "headers" && Boolean(parameters[key]);'),
+]
 
 
 def _reject_constant(name: str) -> object:
@@ -20,8 +34,8 @@ def _reject_constant(name: str) -> object:
 
 
 class BillingGraphQL(GraphQL[Context, None]):
-    def __init__(self) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, schema: BillingSchema, *, ide: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if ide else None)
 
     def decode_json(self, data: str | bytes) -> object:
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
@@ -30,6 +44,14 @@ class BillingGraphQL(GraphQL[Context, None]):
             return json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html
+        for anchor, replacement in IDE_PATCHES:
+            if anchor not in html:  # pragma: no cover - a test pins the template
+                raise RuntimeError("unexpected GraphiQL template")
+            html = html.replace(anchor, replacement, 1)
+        return HTMLResponse(html)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -41,4 +63,5 @@ class BillingGraphQL(GraphQL[Context, None]):
             response=response,
             db=request.app.state.db,
             request_id=request.state.request_id,
+            actor=request.state.actor,
         )

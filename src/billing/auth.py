@@ -1,0 +1,61 @@
+"""Bearer-token authentication for the GraphQL endpoint, before any GraphQL runs."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from billing.domain import tokens
+from billing.domain.errors import ServiceUnavailable
+from billing.middleware import json_error
+
+
+def is_ide_page(request: Request) -> bool:
+    """A browser asking for the GraphiQL page itself (it sends the token with each query)."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and ("text/html" in accept or "*/*" in accept)
+    )
+
+
+class BearerAuth:
+    """Resolve ``Authorization: Bearer <token>`` to an actor, or answer 401 for the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        if scope["type"] != "http" or is_ide_page(request):
+            await self.app(scope, receive, send)
+            return
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            response = json_error(
+                401,
+                "UNAUTHENTICATED",
+                "Send a token: 'Authorization: Bearer <token>'.",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            actor = await tokens.authenticate(request.app.state.db, secret.strip())
+        except ServiceUnavailable as exc:
+            await json_error(503, "SERVICE_UNAVAILABLE", exc.message, **{"Retry-After": "1"})(
+                scope, receive, send
+            )
+            return
+        if actor is None:
+            response = json_error(
+                401,
+                "UNAUTHENTICATED",
+                "The token is not valid (unknown or revoked).",
+                **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["actor"] = actor
+        await self.app(scope, receive, send)
