@@ -48,6 +48,11 @@ async def balances(sql: asyncpg.Connection) -> dict[int, str]:
         ("valid_login", "nul\x00byte", "name"),
         ("valid_login", "bell\x07", "name"),
         ("valid_login", "sep\u2028arator", "name"),
+        ("valid_login", "\u202eevil", "name"),  # right-to-left override
+        ("valid_login", "\u2066isolate", "name"),
+        ("valid_login", "\u200b", "name"),  # nothing visible
+        ("valid_login", "\ufeff", "name"),
+        ("valid_login", "no\uffffchar", "name"),  # a noncharacter
     ],
 )
 async def test_create_client_rejects_bad_input(
@@ -118,6 +123,11 @@ BAD_AMOUNTS: list[Any] = [
     "1000000000000000.01",  # above 10^15
     "10000000000000000",
     "9" * 100,
+    "00.01",  # leading zeros
+    "007",
+    "１２",  # full-width digits
+    "٣",  # Arabic-Indic digit
+    "0.005",
     True,
     {"amount": 1},
     [1],
@@ -332,6 +342,12 @@ async def test_transfer_that_would_overflow_the_recipient_is_refused(
             "application/json",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # deeply nested
+        (b'"a string"', "application/json"),  # JSON, but not an object
+        (b"1.5", "application/json"),
+        (b"null", "application/json"),
+        (b"[]", "application/json"),  # a batch: batching is off
+        (b'{"query": "{ __typename }", "operationName": "\\ud800"}', "application/json"),
+        (b'{"query": "{ __typename }", "variables": {"name": "lone \\udc00"}}', "application/json"),
     ],
 )
 async def test_unparseable_bodies_are_client_errors(
@@ -352,3 +368,20 @@ async def test_schema_violations_are_readable_graphql_errors(api: Api) -> None:
     messages = " ".join(e["message"] for e in response.json()["errors"])
     assert "walletToId" in messages
     assert "bogus" in messages
+
+
+@pytest.mark.parametrize("field", ["login", "name"])
+async def test_json_numbers_are_not_strings(api: Api, sql: asyncpg.Connection, field: str) -> None:
+    # given: a JSON number where a string is expected (only Money takes numbers)
+    variables = {"input": {"login": "numeric", "name": "Numeric"}}
+    body = json.dumps({"query": CREATE_CLIENT, "variables": variables}).replace(
+        f'"{variables["input"][field]}"', "1234.5"
+    )
+    # when
+    response = await api.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    # then: a readable request error, and no client
+    assert response.status_code == 200
+    assert "String cannot represent" in response.json()["errors"][0]["message"]
+    assert await ledger_size(sql) == (0, 0, 0, 0)

@@ -210,3 +210,20 @@ def test_serve_with_an_unreachable_database_exits_with_a_clear_message(tmp_path:
     assert done.returncode != 0
     assert "cannot reach the database" in done.stderr
     assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_serve_starts_cleanly_after_being_killed(tmp_path: Path) -> None:
+    # given: a run that was SIGKILLed, leaving its PostgreSQL running and its pid listed
+    with serving(tmp_path) as first:
+        token = first.token()
+        gql(first.url, token, CREATE_CLIENT, {"input": {"login": "killed", "name": "K"}})
+        first.proc.kill()
+        first.proc.wait()
+    assert len(postmasters(tmp_path / "pgdata")) == 1
+    # when: it is started again on the same data directory, and stopped cleanly
+    with serving(tmp_path) as second:
+        data = gql(second.url, token, "{ client(id: 1) { login } }")
+    # then: it served the old data, and its clean stop also stopped PostgreSQL
+    assert data == {"client": {"login": "killed"}}
+    assert second.proc.returncode == 0
+    assert postmasters(tmp_path / "pgdata") == []

@@ -196,3 +196,69 @@ async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothi
         assert await api.balance(wallet) == "5.00"
         assert await sql.fetchval("SELECT count(*) FROM transactions") == 0
         assert application.state.db.counters.try_again == 1
+
+
+async def test_a_lock_timeout_leaves_no_wallet_lock_behind(
+    pg_server: PgServer, database: str, sql: asyncpg.Connection
+) -> None:
+    # given: an API that waits at most half a second for a lock, and another session holding
+    # the lock of the higher of two wallets (so the API takes the lower one, then times out)
+    settings = Settings(
+        database_url=pg_server.url(database), migrate_on_start=False, statement_timeout_ms=500
+    )
+    application = create_app(settings)
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, await new_token(application)) as api,
+    ):
+        _, low = await api.create_client("low")
+        _, high = await api.create_client("high")
+        await api.resupply(low, "10.00")
+        await sql.execute("SELECT pg_advisory_lock($1)", int(high))
+        try:
+            # when
+            blocked = await api.transfer(low, high, "1.00")
+        finally:
+            await sql.execute("SELECT pg_advisory_unlock($1)", int(high))
+        # then: a typed answer, no lock left on any API connection, and the lower wallet is
+        # immediately usable again
+        assert blocked["__typename"] == "TryAgain"
+        held = await sql.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND a.application_name = 'billing-api'"
+        )
+        assert held == 0
+        done = await asyncio.wait_for(api.resupply(low, "1.00"), timeout=5)
+        assert done["walletBalance"] == "11.00"
+
+
+async def test_writers_to_one_pair_queue_in_the_process_not_on_connections(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    # given
+    _, a = await api.create_client("pool-a")
+    _, b = await api.create_client("pool-b")
+    await api.resupply(a, "1000.00")
+    waiting: list[int] = []
+
+    async def sample() -> None:
+        while True:
+            waiting.append(
+                await sql.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-api'"
+                    " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                )
+            )
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
+    # when: a hundred transfers on the same pair at once
+    try:
+        results = await asyncio.gather(*(api.transfer(a, b, "1.00") for _ in range(100)))
+    finally:
+        sampler.cancel()
+    # then: all succeed, and no pooled connection ever sat waiting for another request's lock
+    assert {r["__typename"] for r in results} == {"TransferSuccess"}
+    assert await api.balance(b) == "100.00"
+    assert len(waiting) > 10
+    assert max(waiting) == 0

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from pydantic import ValidationError
+
 from billing.config import Settings, get_settings
 from billing.domain.errors import OperationError
 from billing.domain.transactions import Database
@@ -210,18 +212,28 @@ def main(argv: list[str] | None = None) -> int:
         return export_schema(args.output)
 
     overrides = {k: getattr(args, k, None) for k in ("host", "port", "workers")}
-    settings = get_settings().model_copy(
-        update={k: v for k, v in overrides.items() if v is not None}
-    )
-    configure_logging(settings.log_level)
     try:
-        if args.command == "serve":
-            return serve(settings)
-        if args.command == "audit":
-            return audit(settings)
-        if args.command == "token":
-            return token(settings, args)
-        return migrate(settings, args.revision)
+        settings = Settings.model_validate(
+            {
+                **get_settings().model_dump(),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"billing: invalid configuration: {problems}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    commands: dict[str, Callable[[], int]] = {
+        "serve": lambda: serve(settings),
+        "migrate": lambda: migrate(settings, args.revision),
+        "audit": lambda: audit(settings),
+        "token": lambda: token(settings, args),
+    }
+    try:
+        return commands[args.command]()
     except (OSError, RuntimeError) as exc:
         log.error("%s", exc)
         return 1

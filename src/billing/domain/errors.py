@@ -86,10 +86,14 @@ class TryAgain(OperationError):
 
 
 class ServiceUnavailable(OperationError):
-    """The database could not be reached. Nothing was written."""
+    """The database could not be reached (or is saturated). Nothing was written."""
 
-    def __init__(self) -> None:
-        super().__init__("The database is unavailable. Nothing was changed; retry later.")
+    def __init__(self, *, busy: bool = False) -> None:
+        super().__init__(
+            "The service is too busy to answer now. Nothing was changed; retry shortly."
+            if busy
+            else "The database is unavailable. Nothing was changed; retry later."
+        )
 
 
 class OutcomeUnknown(OperationError):

@@ -12,7 +12,8 @@ MAX_AMOUNT = Decimal(10) ** 15
 # numeric(20, 2) holds at most 18 integer digits.
 MAX_BALANCE = Decimal("999999999999999999.99")
 
-_PLAIN_DECIMAL = re.compile(r"[0-9]{1,40}(?:\.([0-9]{1,40}))?")
+# Plain notation, no sign, no leading zeros ("0.50" and "500" yes; "00.5", "1e3", "+1" no).
+_PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,39})(?:\.([0-9]{1,40}))?")
 
 
 def parse_amount(text: str, field: str = "amount") -> Decimal:
@@ -23,10 +24,10 @@ def parse_amount(text: str, field: str = "amount") -> Decimal:
     """
     match = _PLAIN_DECIMAL.fullmatch(text)
     if match is None:
-        shown = text if len(text) <= 40 else text[:37] + "..."
         raise InvalidInput(
             field,
-            f'{field} must be a plain decimal number such as "500.50" (got {shown!r}).',
+            f'{field} must be a plain decimal number such as "500.50": digits, at most one'
+            " point, no sign, exponent or leading zeros.",
         )
     if match.group(1) is not None and len(match.group(1)) > 2:
         raise InvalidInput(field, f"{field} must have at most 2 decimal places.")

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.db.models import Transaction, Wallet, WalletOperation
+from billing.db.models import Client, Transaction, Wallet, WalletOperation
 from billing.domain import idempotency
 from billing.domain.access import Actor
 from billing.domain.errors import (
@@ -25,7 +25,7 @@ from billing.domain.errors import (
     WalletNotFound,
 )
 from billing.domain.money import MAX_BALANCE, parse_amount
-from billing.domain.records import Resupplied, Transferred, WalletRecord
+from billing.domain.records import ClientRecord, Resupplied, Transferred, WalletRecord
 from billing.domain.transactions import Database
 from billing.domain.validation import clean_reference, require_id
 
@@ -161,15 +161,15 @@ async def _debit(
     row = (
         await conn.execute(
             update(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.balance >= value, *owned)
+            .where(Wallet.id == wallet_id, Wallet.balance >= value, *owned, *_OWNER_JOIN)
             .values(balance=Wallet.balance - value)
-            .returning(Wallet.client_id, Wallet.balance)
+            .returning(*_CHANGED)
         )
     ).one_or_none()
     if row is None:
         found = await _wallet(conn, wallet_id, owned)
         raise InsufficientFunds(wallet_id, found.balance, value)
-    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
+    return _changed(wallet_id, row)
 
 
 async def _credit(
@@ -179,16 +179,26 @@ async def _credit(
     row = (
         await conn.execute(
             update(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.balance <= MAX_BALANCE - value)
+            .where(Wallet.id == wallet_id, Wallet.balance <= MAX_BALANCE - value, *_OWNER_JOIN)
             .values(balance=Wallet.balance + value)
-            .returning(Wallet.client_id, Wallet.balance)
+            .returning(*_CHANGED)
         )
     ).one_or_none()
     if row is None:
         found = await _wallet(conn, wallet_id, ())
         shown = found.balance if actor.may_see_client(found.client_id) else None
         raise BalanceLimitExceeded(wallet_id, shown, MAX_BALANCE)
-    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
+    return _changed(wallet_id, row)
+
+
+# The wallet updates also return the owner (UPDATE ... FROM clients), for the answer.
+_OWNER_JOIN = (Client.id == Wallet.client_id,)
+_CHANGED = (Wallet.client_id, Wallet.balance, Client.login, Client.name)
+
+
+def _changed(wallet_id: int, row: Row[int, Decimal, str, str]) -> WalletRecord:
+    owner = ClientRecord(id=row.client_id, login=row.login, name=row.name)
+    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance, owner=owner)
 
 
 def _owned_by(actor: Actor) -> tuple[ColumnElement[bool], ...]:
@@ -263,9 +273,12 @@ async def _recorded(conn: AsyncConnection, transaction_id: int) -> _Recorded:
                 WalletOperation.amount,
                 WalletOperation.balance_after,
                 Wallet.client_id,
+                Client.login,
+                Client.name,
             )
             .join(WalletOperation, WalletOperation.transaction_id == Transaction.id)
             .join(Wallet, Wallet.id == WalletOperation.wallet_id)
+            .join(Client, Client.id == Wallet.client_id)
             .where(Transaction.id == transaction_id)
             .order_by(WalletOperation.amount)
         )
@@ -276,7 +289,15 @@ async def _recorded(conn: AsyncConnection, transaction_id: int) -> _Recorded:
         amount=first.total,
         reference=first.reference,
         legs=[
-            (WalletRecord(id=r.wallet_id, client_id=r.client_id, balance=r.balance_after), r.amount)
+            (
+                WalletRecord(
+                    id=r.wallet_id,
+                    client_id=r.client_id,
+                    balance=r.balance_after,
+                    owner=ClientRecord(id=r.client_id, login=r.login, name=r.name),
+                ),
+                r.amount,
+            )
             for r in rows
         ],
     )

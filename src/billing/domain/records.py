@@ -19,6 +19,9 @@ class WalletRecord:
     id: int
     client_id: int
     balance: Decimal
+    # The owner, when the operation that produced this record read it anyway: answering with
+    # it needs no further read after the commit.
+    owner: ClientRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

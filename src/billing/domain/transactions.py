@@ -72,12 +72,10 @@ def classify(exc: BaseException) -> Fault | None:  # noqa: PLR0911 - one exit pe
         return Fault.UNAVAILABLE
     if isinstance(exc, sa_exc.TimeoutError):
         return Fault.BUSY  # no pooled connection in time: the process is saturated
-    if isinstance(exc, sa_exc.InterfaceError | OSError):
-        # InterfaceError: "connection is closed" (terminated while idle, no sqlstate);
-        # OSError: connection refused or reset, connect timeouts.
-        return Fault.UNAVAILABLE
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InterfaceError):
-        return Fault.UNAVAILABLE
+    if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
+        return Fault.UNAVAILABLE  # refused, reset, connect timeout, connection gone
+    if isinstance(exc, sa_exc.InterfaceError | asyncpg.InterfaceError) and "closed" in str(exc):
+        return Fault.UNAVAILABLE  # "connection is closed": terminated while idle, no sqlstate
     return None
 
 
@@ -103,11 +101,54 @@ class Counters:
     unavailable: int = 0
 
 
+class KeyedLocks:
+    """In-process locks by key, created on demand and dropped when nobody uses them.
+
+    Writers to the same wallets queue here before they take a pooled connection, so a hot
+    wallet cannot tie up the pool with connections that only wait for its database lock.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, keys: list[int]) -> AsyncIterator[None]:
+        """Hold the locks of ``keys`` (sorted: every holder takes them in the same order)."""
+        for key in keys:
+            self._users[key] = self._users.get(key, 0) + 1
+            self._locks.setdefault(key, asyncio.Lock())
+        held: list[asyncio.Lock] = []
+        try:
+            for key in keys:
+                await self._locks[key].acquire()
+                held.append(self._locks[key])
+            yield
+        finally:
+            for lock in reversed(held):
+                lock.release()
+            for key in keys:
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key], self._locks[key]
+
+
+def read_failure(exc: Exception) -> ServiceUnavailable | None:
+    """What a failed read means for the caller: the database is down or saturated."""
+    fault = classify(exc)
+    if fault is Fault.UNAVAILABLE:
+        return ServiceUnavailable()
+    if fault is Fault.BUSY:
+        return ServiceUnavailable(busy=True)
+    return None
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     counters: Counters = field(default_factory=Counters)
+    wallet_queue: KeyedLocks = field(default_factory=KeyedLocks)
 
     async def write(
         self,
@@ -123,6 +164,10 @@ class Database:
         snapshot, too late to prevent the conflict), and released after it ends.
         """
         locks = sorted(set(wallet_locks))
+        async with self.wallet_queue.hold(locks):
+            return await self._write(work, locks)
+
+    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]], locks: list[int]) -> T:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self.policy.deadline
         attempt = 0
@@ -169,9 +214,9 @@ class Database:
                 async with conn.begin():
                     yield conn
         except Exception as exc:
-            if classify(exc) is Fault.UNAVAILABLE:
+            if failure := read_failure(exc):
                 self.counters.unavailable += 1
-                raise ServiceUnavailable() from exc
+                raise failure from exc
             raise
 
 
@@ -181,15 +226,22 @@ async def _wallet_gate(conn: AsyncConnection, wallet_ids: list[int]) -> AsyncIte
         yield
         return
     await conn.execution_options(isolation_level="AUTOCOMMIT")
-    # Target-list expressions are evaluated left to right: the locks are taken in id order.
-    columns = ", ".join(f"pg_advisory_lock(:w{i})" for i in range(len(wallet_ids)))
-    await conn.execute(text(f"SELECT {columns}"), {f"w{i}": w for i, w in enumerate(wallet_ids)})
-    await conn.commit()
-    await conn.execution_options(isolation_level="SERIALIZABLE")
     try:
+        # One round trip. A volatile function in the select list is evaluated after ORDER BY,
+        # so the locks are taken in the order given (ascending: no deadlock cycles).
+        await conn.execute(_LOCK_IN_ORDER, {"keys": wallet_ids})
+        await conn.commit()
+        await conn.execution_options(isolation_level="SERIALIZABLE")
         yield
     finally:
+        # Also when only some of the locks were taken (say, a timeout on the second).
         await _release_gate(conn)
+
+
+_LOCK_IN_ORDER = text(
+    "SELECT pg_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
+    " ORDER BY n"
+)
 
 
 async def _release_gate(conn: AsyncConnection) -> None:

@@ -11,8 +11,12 @@ MAX_ID = 2**63 - 1
 _ID = re.compile(r"[1-9][0-9]{0,18}")
 _LOGIN = re.compile(r"[A-Za-z0-9._-]{3,64}")
 NAME_MAX = 200
-# Control characters, surrogates and line/paragraph separators have no place in a name.
+# Control characters, surrogates and line/paragraph separators have no place in text we show;
+# nor do bidirectional overrides and isolates (they can make text read as something else).
 _FORBIDDEN_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+# Visible characters: letters, marks, numbers, punctuation and symbols.
+_VISIBLE_CATEGORIES = ("L", "M", "N", "P", "S")
 
 
 def parse_id(raw: str) -> int | None:
@@ -49,12 +53,24 @@ def clean_reference(reference: str | None) -> str | None:
     if len(reference) > REFERENCE_MAX:
         raise InvalidInput("reference", f"reference must be at most {REFERENCE_MAX} characters.")
     if _has_forbidden_characters(reference):
-        raise InvalidInput("reference", "reference must not contain control characters.")
+        raise InvalidInput(
+            "reference", "reference must not contain control or direction characters."
+        )
     return reference
 
 
 def _has_forbidden_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text)
+    return any(
+        unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
+        or ch in _BIDI_CONTROLS
+        or _is_noncharacter(ch)
+        for ch in text
+    )
+
+
+def _is_noncharacter(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def clean_name(name: str) -> str:
@@ -64,5 +80,7 @@ def clean_name(name: str) -> str:
     if len(cleaned) > NAME_MAX:
         raise InvalidInput("name", f"name must be at most {NAME_MAX} characters.")
     if _has_forbidden_characters(cleaned):
-        raise InvalidInput("name", "name must not contain control characters.")
+        raise InvalidInput("name", "name must not contain control or direction characters.")
+    if not any(unicodedata.category(ch).startswith(_VISIBLE_CATEGORIES) for ch in cleaned):
+        raise InvalidInput("name", "name must contain a visible character.")
     return cleaned

@@ -15,9 +15,8 @@ from strawberry.dataloader import DataLoader
 
 from billing.domain import reads
 from billing.domain.access import Actor
-from billing.domain.errors import ServiceUnavailable
 from billing.domain.records import ClientRecord, WalletRecord
-from billing.domain.transactions import Database, Fault, classify
+from billing.domain.transactions import Database, read_failure
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -45,9 +44,9 @@ class Reader:
                     self._stack = stack
                 return await query(self._conn)
             except Exception as exc:
-                if classify(exc) is Fault.UNAVAILABLE:
+                if failure := read_failure(exc):
                     await self._close()
-                    raise ServiceUnavailable() from exc
+                    raise failure from exc
                 raise
 
     async def close(self) -> None:

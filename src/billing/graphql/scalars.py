@@ -22,10 +22,20 @@ from billing.domain.money import format_money
 Money = NewType("Money", str)
 
 
-class JsonNumber(str):
-    """The source text of a JSON number such as ``500.5`` or ``5e-1``, kept exact."""
+class JsonNumber:
+    """The source text of a JSON number such as ``500.5`` or ``5e-1``, kept exact.
 
-    __slots__ = ()
+    Not a ``str``: only the Money scalar accepts it, so a String or ID input given a JSON
+    number is refused as the wrong type.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def money(value: Decimal) -> Money:
@@ -35,7 +45,7 @@ def money(value: Decimal) -> Money:
 def _parse_value(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()  # JSON true/false: rejected as an amount by the domain
-    if isinstance(value, str | int | Decimal):
+    if isinstance(value, str | int | Decimal | JsonNumber):
         return str(value)
     if isinstance(value, float):
         return repr(value)  # shortest round-trip text; only reachable if a float slips in

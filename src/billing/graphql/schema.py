@@ -19,6 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from billing.domain.errors import ServiceUnavailable
 from billing.graphql.context import Context
@@ -67,6 +68,15 @@ class ErrorPolicy(SchemaExtension):
         if original is None or isinstance(original, GraphQLError):
             return self._request_error(error)
         if isinstance(original, ServiceUnavailable):
+            if self._after_commit(error):
+                return GraphQLError(
+                    "The operation took effect, but this part of the answer could not be read"
+                    " (the database is unavailable). Read it again later; do not repeat the"
+                    " operation.",
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": "SERVICE_UNAVAILABLE"},
+                )
             context.response.status_code = 503
             context.response.headers["Retry-After"] = "1"
             return GraphQLError(
@@ -87,6 +97,11 @@ class ErrorPolicy(SchemaExtension):
             path=error.path,
             extensions={"code": "INTERNAL_ERROR", "requestId": context.request_id},
         )
+
+    def _after_commit(self, error: GraphQLError) -> bool:
+        """An error below a mutation's own field: the mutation had returned, so it is done."""
+        is_mutation = self.execution_context.operation_type is OperationType.MUTATION
+        return is_mutation and len(error.path or ()) > 1
 
     def _request_error(self, error: GraphQLError) -> GraphQLError:
         message = error.message

@@ -40,10 +40,11 @@ class Wallet:
     id: strawberry.ID
     balance: Money = strawberry.field(description="Never negative.")
     client_id: strawberry.Private[int]
+    owner: strawberry.Private[ClientRecord | None] = None
 
     @strawberry.field(description="The owner of this wallet.")
     async def client(self, info: strawberry.Info[Context, None]) -> Client:
-        record = await info.context.loaders.client.load(self.client_id)
+        record = self.owner or await info.context.loaders.client.load(self.client_id)
         if record is None:  # a foreign key guarantees the owner exists
             raise LookupError(f"client {self.client_id} of wallet {self.id} not found")
         return Client.from_record(record)
@@ -93,7 +94,12 @@ class Wallet:
 
     @classmethod
     def from_record(cls, record: WalletRecord) -> Wallet:
-        return cls(id=gid(record.id), balance=money(record.balance), client_id=record.client_id)
+        return cls(
+            id=gid(record.id),
+            balance=money(record.balance),
+            client_id=record.client_id,
+            owner=record.owner,
+        )
 
 
 @strawberry.type(description="The new client and its first wallet.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -29,6 +30,10 @@ IDE_PATCHES = [
 ]
 
 
+# A \uD800-\uDFFF escape may encode a lone surrogate, which cannot be encoded as UTF-8 later.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -41,9 +46,17 @@ class BillingGraphQL(GraphQL[Context, None]):
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
         # 500.5 reaches the Money scalar exactly and 5e-1 can be refused as written.
         try:
-            return json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
+            decoded = json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
+        if not isinstance(decoded, dict | list):  # a list is refused as a batch (batching off)
+            raise HTTPException(400, "The request body must be a JSON object")
+        if _ESCAPED_SURROGATE.search(data if isinstance(data, bytes) else data.encode()):
+            try:
+                json.dumps(decoded, ensure_ascii=False, default=str).encode()
+            except UnicodeEncodeError as exc:
+                raise HTTPException(400, "The request body contains invalid Unicode") from exc
+        return decoded
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = self.graphql_ide_html
