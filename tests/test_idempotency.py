@@ -205,3 +205,17 @@ async def test_key_and_operation_are_committed_together(api: Api, sql: asyncpg.C
     )
     assert row is not None
     assert row["number"] == result["transactionNumber"]
+
+
+async def test_create_client_key_reused_for_another_client_is_refused(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    document = CREATE_CLIENT.replace(
+        "__typename", "__typename ... on IdempotencyKeyReused { idempotencyKey }"
+    )
+    await api.run(document, {"input": {"login": "first", "name": "F", "idempotencyKey": "s-1"}})
+    data = await api.run(
+        document, {"input": {"login": "second", "name": "S", "idempotencyKey": "s-1"}}
+    )
+    assert data["createClient"]["__typename"] == "IdempotencyKeyReused"
+    assert await count(sql, "clients") == 1

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import graphql
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
@@ -159,3 +160,21 @@ async def test_upgrade_keeps_core_data_readable_as_history(
             " { ... on ResupplySuccess { walletBalance } } }"
         )
         assert done["resupply"] == {"walletBalance": "41.00"}
+
+
+def test_every_mutation_result_offers_the_errors_any_mutation_can_meet() -> None:
+    common = {
+        "InvalidInput",
+        "IdempotencyKeyReused",
+        "PermissionDenied",
+        "TryAgain",
+        "ServiceUnavailable",
+        "OutcomeUnknown",
+    }
+    sdl = graphql.build_schema(schema.as_str())
+    assert sdl.mutation_type is not None
+    for name, field in sdl.mutation_type.fields.items():
+        result = graphql.get_named_type(field.type)
+        assert isinstance(result, graphql.GraphQLUnionType), name
+        members = {member.name for member in result.types}
+        assert common <= members, (name, common - members)

@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             introspection=settings.introspection,
         )
     )
-    graphql = BearerAuth(BillingGraphQL(schema, ide=settings.introspection))
+    view = BillingGraphQL(schema, ide=settings.introspection)
+    graphql = BearerAuth(view, view.render_graphql_ide if settings.introspection else None)
     return Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"])],
         middleware=[

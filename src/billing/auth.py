@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing.domain import tokens
@@ -21,15 +24,27 @@ def is_ide_page(request: Request) -> bool:
 
 
 class BearerAuth:
-    """Resolve ``Authorization: Bearer <token>`` to an actor, or answer 401 for the request."""
+    """Resolve ``Authorization: Bearer <token>`` to an actor, or answer 401 for the request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Only authenticated requests reach ``app``. The GraphiQL page (``ide_page``, None when it is
+    not offered) is served here without a token: it carries no data.
+    """
+
+    def __init__(
+        self, app: ASGIApp, ide_page: Callable[[Request], Awaitable[Response]] | None
+    ) -> None:
         self.app = app
+        self.ide_page = ide_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
-        if scope["type"] != "http" or is_ide_page(request):
-            await self.app(scope, receive, send)
+        if is_ide_page(request):
+            page = (
+                await self.ide_page(request)
+                if self.ide_page
+                else json_error(404, "NOT_FOUND", "GraphiQL is not offered by this server.")
+            )
+            await page(scope, receive, send)
             return
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

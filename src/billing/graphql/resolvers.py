@@ -40,6 +40,8 @@ CreateClientResult = Annotated[
     CreateClientSuccess
     | InvalidInput
     | LoginTaken
+    | IdempotencyKeyReused
+    | PermissionDenied
     | TryAgain
     | ServiceUnavailable
     | OutcomeUnknown,

@@ -8,12 +8,14 @@ import re
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from billing.graphql.context import Context
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema
+from billing.middleware import json_error
 
 # GraphiQL takes the token from the URL fragment (#token=...), which browsers never send to the
 # server, pre-fills the Authorization header with it, and never writes it into the address.
@@ -41,6 +43,17 @@ def _reject_constant(name: str) -> object:
 class BillingGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: BillingSchema, *, ide: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide else None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As the base view, but request errors are JSON like every other answer."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive=receive))
+        except HTTPException as exc:
+            response = json_error(exc.status_code, "BAD_REQUEST", exc.reason)
+        await response(scope, receive, send)
 
     def decode_json(self, data: str | bytes) -> object:
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so

@@ -1,0 +1,90 @@
+"""Authentication: no valid token, no data; tokens are stored hashed and revoked at once."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+from starlette.applications import Starlette
+
+from billing.domain import tokens
+from billing.domain.errors import InvalidInput
+from conftest import Api, api_for, new_token
+
+QUERY = "{ wallet(id: 1) { balance } }"
+MUTATION = 'mutation { createClient(input: {login: "nobody", name: "N"}) { __typename } }'
+
+
+@pytest.mark.parametrize("document", [QUERY, MUTATION, "{ __schema { queryType { name } } }"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer bk_not-a-real-token-at-all-0000000000000",
+        "Bearer " + "x" * 5000,
+        "bk_no-scheme",
+    ],
+)
+async def test_requests_without_a_valid_token_get_401_and_no_data(
+    app: Starlette, sql: asyncpg.Connection, document: str, authorization: str | None
+) -> None:
+    # given
+    async with api_for(app, None) as anonymous:
+        headers = {} if authorization is None else {"Authorization": authorization}
+        # when
+        response = await anonymous.http.post("/graphql", json={"query": document}, headers=headers)
+    # then: the whole request is refused, in JSON, before any GraphQL runs
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await sql.fetchval("SELECT count(*) FROM clients") == 0
+
+
+async def test_get_queries_need_a_token_too(app: Starlette) -> None:
+    async with api_for(app, None) as anonymous:
+        response = await anonymous.http.get("/graphql", params={"query": QUERY})
+    assert response.status_code == 401
+
+
+async def test_graphiql_page_loads_without_a_token(app: Starlette) -> None:
+    async with api_for(app, None) as anonymous:
+        response = await anonymous.http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+    # and it takes a token from the URL fragment (never sent to the server) into its headers
+    assert 'window.location.hash.startsWith("#token=")' in response.text
+    assert 'key !== "headers"' in response.text
+
+
+async def test_revocation_takes_effect_on_the_next_request(app: Starlette) -> None:
+    # given: a token that works
+    secret = await new_token(app)
+    async with api_for(app, secret) as api:
+        assert (await api.post(QUERY)).status_code == 200
+        record = next(t for t in await tokens.list_tokens(app.state.db) if t.revoked_at is None)
+        # when
+        assert await tokens.revoke_token(app.state.db, record.id) is True
+        # then
+        assert (await api.post(QUERY)).status_code == 401
+    # and revoking twice says so
+    assert await tokens.revoke_token(app.state.db, record.id) is False
+
+
+async def test_only_a_hash_of_the_secret_is_stored(app: Starlette, sql: asyncpg.Connection) -> None:
+    secret = await new_token(app)
+    stored = await sql.fetch("SELECT * FROM api_tokens")
+    assert len(stored) == 1
+    assert secret not in repr(dict(stored[0]))
+    assert stored[0]["secret_hash"] == tokens.hash_secret(secret)
+
+
+async def test_client_tokens_need_an_existing_client(app: Starlette, api: Api) -> None:
+    client, _ = await api.create_client("tokened")
+    assert (await new_token(app, int(client))).startswith("bk_")
+    with pytest.raises(InvalidInput):
+        await new_token(app, 987654)

@@ -1,0 +1,164 @@
+"""Hostile requests: every one gets a 4xx or a readable GraphQL error, never a 500 or a leak."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
+
+from billing.app import create_app
+from billing.config import Settings
+from conftest import Api, PgServer, api_for, new_token
+
+LEAKS = ("Traceback", "sqlalchemy", "asyncpg", "postgres", "SELECT", "/tmp", 'File "')
+MUTATION = 'mutation { createClient(input: {login: "csrf", name: "C"}) { __typename } }'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", f'{{"query": "{MUTATION.replace(chr(34), chr(92) + chr(34))}"}}'),
+        ("application/x-www-form-urlencoded", "query=" + MUTATION),
+        (
+            "multipart/form-data; boundary=x",
+            f'--x\r\nContent-Disposition: form-data; name="query"\r\n\r\n{MUTATION}\r\n--x--',
+        ),
+        ("", MUTATION),
+    ],
+)
+async def test_mutations_need_a_json_post(
+    api: Api, sql: asyncpg.Connection, content_type: str, body: str
+) -> None:
+    response = await api.http.post("/graphql", content=body, headers={"content-type": content_type})
+    assert 400 <= response.status_code < 500
+    assert await sql.fetchval("SELECT count(*) FROM clients") == 0
+
+
+async def test_mutations_over_get_are_refused(api: Api, sql: asyncpg.Connection) -> None:
+    response = await api.http.get("/graphql", params={"query": MUTATION})
+    assert 400 <= response.status_code < 500
+    assert await sql.fetchval("SELECT count(*) FROM clients") == 0
+    # while queries over GET work
+    ok = await api.http.get("/graphql", params={"query": "{ wallet(id: 1) { id } }"})
+    assert ok.json() == {"data": {"wallet": None}}
+
+
+HOSTILE = {
+    "malformed JSON": b'{"query": ',
+    "invalid UTF-8": b'{"query": "\xc3\x28"}',
+    "huge integer": b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 10_000 + b"}}",
+    "huge exponent": b'{"query": "mutation($a: Money!) { resupply(input: {walletId: \\"1\\",'
+    b' amount: $a}) { __typename } }", "variables": {"a": 1e999999}}',
+    "deep input": b'{"query": "{ __typename }", "variables": {"v": '
+    + b'{"a": ' * 5000
+    + b"1"
+    + b"}" * 5000
+    + b"}}",
+    "null bytes in the document": b'{"query": "{ wallet(id: \\"1\\u0000\\") { id } }"}',
+    "null byte in a name": b'{"query": "mutation { createClient(input: {login: \\"abc\\",'
+    b' name: \\"a\\u0000b\\"}) { __typename } }"}',
+    "unknown fields": b'{"query": "{ wallet(id: 1) { id secret } }"}',
+    "unknown input fields": b'{"query": "mutation { resupply(input: {walletId: \\"1\\",'
+    b' amount: \\"1\\", admin: true}) { __typename } }"}',
+    "wrong variable types": b'{"query": "query($id: ID!) { wallet(id: $id) { id } }",'
+    b' "variables": {"id": {"$gt": ""}}}',
+    "query not a string": b'{"query": {"a": 1}}',
+    "variables not an object": b'{"query": "{ __typename }", "variables": [1, 2]}',
+    "no query": b'{"variables": {}}',
+    "syntax error": b'{"query": "{ wallet(id: 1) { id "}',
+    "SQL in an id": b'{"query": "{ wallet(id: \\"1; DROP TABLE wallets\\") { id } }"}',
+    "SQL in a login": b'{"query": "mutation { createClient(input: {login: \\"x\'; DROP TABLE'
+    b' clients;--\\", name: \\"x\\"}) { __typename } }"}',
+    "operation name not found": b'{"query": "{ __typename }", "operationName": "Nope"}',
+    "200 KB string": b'{"query": "{ __typename }", "variables": {"s": "' + b"x" * 200_000 + b'"}}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+async def test_hostile_input_gets_a_clear_client_error(
+    api: Api, sql: asyncpg.Connection, name: str
+) -> None:
+    # when
+    response = await api.http.post(
+        "/graphql", content=HOSTILE[name], headers={"content-type": "application/json"}
+    )
+    # then: 4xx, or 200 with a readable error or a typed result; never 5xx, never internals
+    assert response.status_code < 500, response.text
+    assert response.status_code in (200, 400, 413)
+    for leak in LEAKS:
+        assert leak not in response.text, (leak, response.text[:300])
+    if response.status_code == 200:
+        body = response.json()
+        for error in body.get("errors", []):
+            assert error["extensions"]["code"] != "INTERNAL_ERROR", error
+    # and the tables are intact
+    assert await sql.fetchval("SELECT count(*) FROM wallets") == 0
+
+
+async def test_secrets_never_reach_the_logs(
+    pg_server: PgServer, database: str, sql: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given: a database URL with a password (the test server trusts local connections, so it is
+    # accepted and ignored), a valid token and a wrong one
+    password = "db-pass-8e3f0c"
+    url = make_url(pg_server.url(database)).set(password=password)
+    settings = Settings(
+        database_url=url.render_as_string(hide_password=False), migrate_on_start=False
+    )
+    caplog.set_level(logging.DEBUG)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        secret = await new_token(application)
+        wrong = "bk_" + "w" * 43
+        async with api_for(application, secret) as api:
+            # when: ordinary requests, a refused token, and an unexpected internal failure
+            client, wallet = await api.create_client("logged")
+            await api.resupply(wallet, "1.00")
+            async with api_for(application, wrong) as intruder:
+                assert (await intruder.post("{ __typename }")).status_code == 401
+            await sql.execute("ALTER TABLE clients RENAME TO clients_elsewhere")
+            failed = await api.post("query($id: ID!) { client(id: $id) { login } }", {"id": client})
+            assert failed.json()["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
+    # then: the failure was logged, without any secret
+    assert "unexpected error" in caplog.text
+    for leaked in (password, secret, wrong):
+        assert leaked not in caplog.text
+
+
+def test_dependencies_are_past_known_advisories() -> None:
+    """Versions before these have advisories that matter here (see the security notes)."""
+
+    def parts(text: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in text.split(".")[:3] if p.isdigit())
+
+    floors = {
+        # depth/alias limiter bypasses through fragments (CVE-2026-47706, CVE-2026-47707);
+        # CSRF through multipart uploads (CVE-2024-47082)
+        "strawberry-graphql": "0.315.7",
+    }
+    for package, floor in floors.items():
+        assert parts(version(package)) >= parts(floor), package
+
+
+def test_only_the_graphql_endpoint_is_exposed(app: Starlette) -> None:
+    # The routes the service exposes: nothing beyond the GraphQL endpoint.
+    assert sorted(route.path for route in app.routes) == ["/graphql"]  # type: ignore[attr-defined]
+
+
+async def test_request_errors_are_json(api: Api) -> None:
+    response = await api.http.post(
+        "/graphql", content=b'{"query": ', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Unable to parse request body as JSON",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }

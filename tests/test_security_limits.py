@@ -1,0 +1,146 @@
+"""Limits: depth, aliases, tokens, body size, batching, introspection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from billing.app import create_app
+from billing.config import Settings
+from conftest import Api, api_for, new_token
+
+
+def nested(depth: int) -> str:
+    """A query of exactly ``depth`` levels: wallet { client { wallets { client { ... } } } }."""
+    levels = ["wallet(id: 1)"] + ["client", "wallets"] * depth
+    inner = "id"
+    for name in reversed(levels[:depth]):
+        inner = f"{name} {{ {inner} }}"
+    return f"{{ {inner} }}"
+
+
+@pytest.fixture
+def statements(app: Starlette) -> Iterator[list[str]]:
+    seen: list[str] = []
+    engine = app.state.db.engine.sync_engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_depth_at_the_limit_passes_and_beyond_it_runs_no_sql(
+    api: Api, statements: list[str]
+) -> None:
+    # given: the default limit is 10
+    await api.create_client("deep")
+    assert "errors" not in (await api.post(nested(10))).json()
+    statements.clear()
+    # when
+    response = await api.post(nested(11))
+    # then: a readable, coded validation error, and not one statement besides the token check
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_DEEP"
+    assert "exceeds maximum operation depth of 10" in error["message"]
+    assert [s for s in statements if "api_tokens" not in s] == []
+
+
+async def test_aliases(api: Api) -> None:
+    def aliased(n: int) -> str:
+        return "{ " + " ".join(f"a{i}: wallet(id: {i}) {{ id }}" for i in range(n)) + " }"
+
+    assert "errors" not in (await api.post(aliased(15))).json()
+    error = (await api.post(aliased(16))).json()["errors"][0]
+    assert error["extensions"]["code"] == "TOO_MANY_ALIASES"
+
+
+async def test_alias_amplification_through_fragments_is_counted(api: Api) -> None:
+    # given: 10 aliases inside a fragment and 6 outside it: 16 in all
+    inside = " ".join(f"f{i}: wallet(id: {i}) {{ id }}" for i in range(10))
+    outside = " ".join(f"q{i}: wallet(id: {i}) {{ id }}" for i in range(6))
+    document = f"{{ ...Many {outside} }} fragment Many on Query {{ {inside} }}"
+    # when / then
+    error = (await api.post(document)).json()["errors"][0]
+    assert error["extensions"]["code"] == "TOO_MANY_ALIASES"
+
+
+async def test_circular_fragments_are_a_validation_error(api: Api) -> None:
+    response = await api.post("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert "Cannot spread fragment" in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_token_count(api: Api) -> None:
+    document = "{ " + "__typename " * 1200 + "}"
+    error = (await api.post(document)).json()["errors"][0]
+    assert error["extensions"]["code"] == "QUERY_TOO_LARGE"
+
+
+@pytest.mark.parametrize("size", [2 * 1024 * 1024, 10 * 1024 * 1024])
+async def test_large_bodies_get_413_before_parsing(api: Api, size: int) -> None:
+    body = b'{"query": "{ __typename }", "variables": {"s": "' + b"x" * size + b'"}}'
+    response = await api.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+
+
+async def test_chunked_bodies_are_counted_too(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ __typename }", "variables": {"s": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    response = await api.http.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_batching_is_off(api: Api) -> None:
+    response = await api.http.post(
+        "/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}]
+    )
+    assert response.status_code == 400
+
+
+async def test_introspection_is_on_by_default(api: Api) -> None:
+    data = await api.run("{ __schema { queryType { name } } }")
+    assert data == {"__schema": {"queryType": {"name": "Query"}}}
+    response = await api.post("{ walet(id: 1) { id } }")
+    assert "Did you mean" in response.json()["errors"][0]["message"]
+
+
+@pytest.fixture
+async def closed_api(settings: Settings) -> AsyncIterator[Api]:
+    """The same service with introspection turned off."""
+    application = create_app(settings.model_copy(update={"introspection": False}))
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, await new_token(application)) as api,
+    ):
+        yield api
+
+
+async def test_introspection_off_hides_schema_suggestions_and_graphiql(closed_api: Api) -> None:
+    for document in ("{ __schema { types { name } } }", '{ __type(name: "Wallet") { name } }'):
+        error = (await closed_api.post(document)).json()["errors"][0]
+        assert error["extensions"]["code"] == "INTROSPECTION_DISABLED"
+    typo = (await closed_api.post("{ walet(id: 1) { id } }")).json()["errors"][0]["message"]
+    assert "Cannot query field 'walet'" in typo
+    assert "Did you mean" not in typo
+    page = await closed_api.http.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    # and ordinary queries still work
+    assert await closed_api.run("{ wallet(id: 1) { id } }") == {"wallet": None}
