@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
@@ -183,6 +184,31 @@ async def api_for(app: Starlette, token: str | None) -> AsyncIterator[Api]:
         transport=transport, base_url="http://testserver", headers=headers
     ) as client:
         yield Api(client)
+
+
+@asynccontextmanager
+async def custom_api(settings: Settings, **changes: Any) -> AsyncIterator[tuple[Starlette, Api]]:
+    """The service with some settings changed, and an operator client for it."""
+    application = create_app(settings.model_copy(update=changes))
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, await new_token(application)) as client,
+    ):
+        yield application, client
+
+
+@pytest.fixture
+def statements(app: Starlette) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the test runs."""
+    seen: list[str] = []
+    engine = app.state.db.engine.sync_engine
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event
-from starlette.applications import Starlette
 
 from conftest import Api
 
@@ -168,20 +165,6 @@ async def test_queries_for_unknown_or_malformed_ids_return_null(api: Api, missin
         "query($id: ID!) { client(id: $id) { id } wallet(id: $id) { id } }", {"id": missing}
     )
     assert data == {"client": None, "wallet": None}
-
-
-@pytest.fixture
-def statements(app: Starlette) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-    engine = app.state.db.engine.sync_engine
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_nested_lists_do_not_query_per_row(api: Api, statements: list[str]) -> None:

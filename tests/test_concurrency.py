@@ -10,9 +10,8 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
-from billing.app import create_app
 from billing.config import Settings
-from conftest import CREATE_CLIENT, Api, PgServer, api_for, new_token
+from conftest import CREATE_CLIENT, Api, PgServer, custom_api
 
 
 @pytest.fixture
@@ -165,17 +164,10 @@ async def wait_until_api_waits_for_a_lock(sql: asyncpg.Connection) -> None:
 
 
 async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothing(
-    pg_server: PgServer, database: str, sql: asyncpg.Connection
+    pg_server: PgServer, database: str, settings: Settings, sql: asyncpg.Connection
 ) -> None:
     # given: an API allowed a single attempt, and a competing transaction holding the row
-    settings = Settings(
-        database_url=pg_server.url(database), migrate_on_start=False, retry_max_attempts=1
-    )
-    application = create_app(settings)
-    async with (
-        application.router.lifespan_context(application),
-        api_for(application, await new_token(application)) as api,
-    ):
+    async with custom_api(settings, retry_max_attempts=1) as (application, api):
         _, wallet = await api.create_client("budget")
         other = await asyncpg.connect(pg_server.dsn(database))
         try:
@@ -199,18 +191,11 @@ async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothi
 
 
 async def test_a_lock_timeout_leaves_no_wallet_lock_behind(
-    pg_server: PgServer, database: str, sql: asyncpg.Connection
+    settings: Settings, sql: asyncpg.Connection
 ) -> None:
     # given: an API that waits at most half a second for a lock, and another session holding
     # the lock of the higher of two wallets (so the API takes the lower one, then times out)
-    settings = Settings(
-        database_url=pg_server.url(database), migrate_on_start=False, statement_timeout_ms=500
-    )
-    application = create_app(settings)
-    async with (
-        application.router.lifespan_context(application),
-        api_for(application, await new_token(application)) as api,
-    ):
+    async with custom_api(settings, statement_timeout_ms=500) as (_, api):
         _, low = await api.create_client("low")
         _, high = await api.create_client("high")
         await api.resupply(low, "10.00")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event
-from starlette.applications import Starlette
 
-from billing.app import create_app
 from billing.config import Settings
-from conftest import Api, api_for, new_token
+from conftest import Api, custom_api
 
 
 def nested(depth: int) -> str:
@@ -21,19 +17,6 @@ def nested(depth: int) -> str:
     for name in reversed(levels[:depth]):
         inner = f"{name} {{ {inner} }}"
     return f"{{ {inner} }}"
-
-
-@pytest.fixture
-def statements(app: Starlette) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = app.state.db.engine.sync_engine
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_depth_at_the_limit_passes_and_beyond_it_runs_no_sql(
@@ -125,11 +108,7 @@ async def test_introspection_is_on_by_default(api: Api) -> None:
 @pytest.fixture
 async def closed_api(settings: Settings) -> AsyncIterator[Api]:
     """The same service with introspection turned off."""
-    application = create_app(settings.model_copy(update={"introspection": False}))
-    async with (
-        application.router.lifespan_context(application),
-        api_for(application, await new_token(application)) as api,
-    ):
+    async with custom_api(settings, introspection=False) as (_, api):
         yield api
 
 

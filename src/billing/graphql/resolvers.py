@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import strawberry
 
 from billing.domain import clients, history, payments
+from billing.domain.access import Actor
 from billing.domain.errors import OperationError
+from billing.domain.transactions import Database
 from billing.domain.validation import parse_id
 from billing.graphql.context import Context
 from billing.graphql.errors import (
     BalanceLimitExceeded,
+    Error,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidInput,
@@ -35,6 +39,8 @@ from billing.graphql.types import (
 )
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 CreateClientResult = Annotated[
     CreateClientSuccess
@@ -98,52 +104,61 @@ class Query:
         return None if record is None else Transaction.from_record(record)
 
 
+async def perform(
+    info: Info, operation: Callable[[Database, Actor], Awaitable[T]], success: Callable[[T], R]
+) -> R | Error:
+    """Run one domain operation for the caller; translate its outcome into a result type."""
+    await info.context.before_write()
+    try:
+        done = await operation(info.context.db, info.context.actor)
+    except OperationError as exc:
+        return to_error(exc)
+    return success(done)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create a client together with its first wallet.")
     async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:
-        await info.context.before_write()
-        try:
-            done = await clients.create_client(
-                info.context.db,
-                actor=info.context.actor,
+        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+            info,
+            lambda db, actor: clients.create_client(
+                db,
+                actor=actor,
                 login=input.login,
                 name=input.name,
                 idempotency_key=input.idempotency_key,
-            )
-        except OperationError as exc:
-            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
-        return CreateClientSuccess.from_domain(done)
+            ),
+            CreateClientSuccess.from_domain,
+        )
 
     @strawberry.mutation(description="Credit money to a wallet.")
     async def resupply(self, info: Info, input: ResupplyInput) -> ResupplyResult:
-        await info.context.before_write()
-        try:
-            done = await payments.resupply(
-                info.context.db,
-                actor=info.context.actor,
+        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+            info,
+            lambda db, actor: payments.resupply(
+                db,
+                actor=actor,
                 wallet_id=input.wallet_id,
                 amount=input.amount,
                 reference=input.reference,
                 idempotency_key=input.idempotency_key,
-            )
-        except OperationError as exc:
-            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
-        return ResupplySuccess.from_domain(done)
+            ),
+            ResupplySuccess.from_domain,
+        )
 
     @strawberry.mutation(description="Move money from one wallet to another.")
     async def transfer(self, info: Info, input: TransferInput) -> TransferResult:
-        await info.context.before_write()
-        try:
-            done = await payments.transfer(
-                info.context.db,
-                actor=info.context.actor,
+        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+            info,
+            lambda db, actor: payments.transfer(
+                db,
+                actor=actor,
                 wallet_from_id=input.wallet_from_id,
                 wallet_to_id=input.wallet_to_id,
                 amount=input.amount,
                 reference=input.reference,
                 idempotency_key=input.idempotency_key,
-            )
-        except OperationError as exc:
-            return to_error(exc)  # type: ignore[return-value]  # the union lists what it raises
-        return TransferSuccess.from_domain(done)
+            ),
+            TransferSuccess.from_domain,
+        )
