@@ -19,7 +19,6 @@ from typing import Any, Literal
 import asyncpg
 import httpx
 import pytest
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -28,10 +27,10 @@ from billing.app import create_app
 from billing.config import Settings
 from billing.db.embedded import ensure_database, start_embedded
 from billing.db.engine import create_engine
-from billing.db.migrate import alembic_config, run_alembic
+from billing.db.migrate import migrations_head, run_alembic
 from billing.domain import tokens
 
-HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+HEAD = migrations_head()
 
 
 @dataclass(frozen=True)

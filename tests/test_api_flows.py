@@ -203,3 +203,49 @@ async def test_mutation_payload_reads_after_commit(api: Api) -> None:
     # then: the second payload sees the second resupply, not a snapshot from the first
     assert data["a"]["wallet"]["client"]["wallets"] == [{"balance": "1.00"}]
     assert data["b"]["wallet"]["client"]["wallets"] == [{"balance": "3.00"}]
+
+
+async def test_many_wallets_and_ledger_totals_in_one_snapshot(
+    api: Api, statements: list[str]
+) -> None:
+    # given
+    wallets = [(await api.create_client(f"many{i}"))[1] for i in range(3)]
+    for i, wallet in enumerate(wallets):
+        await api.resupply(wallet, f"{i + 1}.25")
+    await api.transfer(wallets[2], wallets[0], "1.00")
+    statements.clear()
+    # when
+    data = await api.run(
+        "query($ids: [ID!]!) { wallets(ids: $ids) { id balance }"
+        " ledgerSummary { wallets totalBalance totalResupplied } }",
+        {"ids": [*wallets, "999999", "bad"]},
+    )
+    # then
+    assert data["wallets"] == [
+        {"id": wallets[0], "balance": "2.25"},
+        {"id": wallets[1], "balance": "2.25"},
+        {"id": wallets[2], "balance": "2.25"},
+        None,
+        None,
+    ]
+    assert data["ledgerSummary"] == {
+        "wallets": 3,
+        "totalBalance": "6.75",
+        "totalResupplied": "6.75",
+    }
+    # read in one transaction: a single BEGIN for the whole request
+    assert sum(s.strip().upper().startswith("BEGIN") for s in statements) <= 1
+
+
+async def test_wallets_takes_at_most_100_ids(api: Api) -> None:
+    response = await api.post(
+        "query($ids: [ID!]!) { wallets(ids: $ids) { id } }", {"ids": ["1"] * 101}
+    )
+    assert "at most 100" in response.json()["errors"][0]["message"]
+
+
+async def test_health_endpoints(api: Api) -> None:
+    assert (await api.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"

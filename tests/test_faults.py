@@ -229,6 +229,7 @@ async def test_database_down_gives_503_then_recovers(fault_api: Api, migrated: S
     # given
     _, wallet = await fault_api.create_client("outage")
     await fault_api.resupply(wallet, "5.00")
+    assert (await fault_api.http.get("/readyz")).status_code == 200
     migrated.stop()
     try:
         # when: a mutation and a query while the database is down
@@ -236,8 +237,14 @@ async def test_database_down_gives_503_then_recovers(fault_api: Api, migrated: S
             await fault_api.post(RESUPPLY, {"input": {"walletId": wallet, "amount": "1.00"}}),
             await fault_api.post("query($id: ID!) { wallet(id: $id) { balance } }", {"id": wallet}),
         ]
+        ready = await fault_api.http.get("/readyz")
+        alive = await fault_api.http.get("/healthz")
     finally:
         migrated.start()
+    # then: not ready while it is down (but alive), ready again after
+    assert (ready.status_code, ready.json()["status"]) == (503, "unavailable")
+    assert alive.status_code == 200
+    assert (await fault_api.http.get("/readyz")).status_code == 200
     # then: 503 with a JSON body (not even the token can be checked), never a 500
     for response in responses:
         assert response.status_code == 503

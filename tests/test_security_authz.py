@@ -206,3 +206,11 @@ async def test_idempotency_keys_are_scoped_per_caller(world: World, app: Starlet
     async with api_for(app, await new_token(app, int(world.alice_client))) as again:
         replay = (await again.run(TRANSFER, variables))["transfer"]
     assert replay["transactionNumber"] == first["transactionNumber"]
+
+
+async def test_many_wallets_and_ledger_summary_for_a_client(world: World) -> None:
+    data = await world.alice.run(
+        "query($ids: [ID!]!) { wallets(ids: $ids) { id } ledgerSummary { totalBalance } }",
+        {"ids": [world.alice_wallet, world.bob_wallet]},
+    )
+    assert data == {"wallets": [{"id": world.alice_wallet}, None], "ledgerSummary": None}

@@ -144,9 +144,9 @@ def test_dependencies_are_past_known_advisories() -> None:
         assert parts(version(package)) >= parts(floor), package
 
 
-def test_only_the_graphql_endpoint_is_exposed(app: Starlette) -> None:
-    # The routes the service exposes: nothing beyond the GraphQL endpoint.
-    assert sorted(route.path for route in app.routes) == ["/graphql"]  # type: ignore[attr-defined]
+def test_only_graphql_and_health_endpoints_are_exposed(app: Starlette) -> None:
+    paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
+    assert paths == ["/graphql", "/healthz", "/readyz"]
 
 
 async def test_request_errors_are_json(api: Api) -> None:

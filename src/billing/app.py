@@ -8,13 +8,15 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from billing.auth import BearerAuth
 from billing.config import Settings, get_settings
 from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
-from billing.db.migrate import run_alembic
-from billing.domain.transactions import Database, RetryPolicy
+from billing.db.migrate import current_revision, migrations_head, run_alembic
+from billing.domain.transactions import Database, RetryPolicy, read_failure
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.logs import configure_logging
@@ -63,10 +65,33 @@ def create_app(settings: Settings | None = None) -> Starlette:
             introspection=settings.introspection,
         )
     )
+    head = migrations_head()
+
+    async def healthz(request: Request) -> JSONResponse:
+        """The process is alive and serving requests."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready: the database answers and its schema is at this version's migration head."""
+        try:
+            revision = await current_revision(request.app.state.db.engine)
+        except Exception as exc:
+            if read_failure(exc) is None:
+                raise
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        if revision != head:
+            body = {"status": "unavailable", "schema": revision, "expected": head}
+            return JSONResponse(body, 503)
+        return JSONResponse({"status": "ready", "schema": revision})
+
     view = BillingGraphQL(schema, ide=settings.introspection)
     graphql = BearerAuth(view, view.render_graphql_ide if settings.introspection else None)
     return Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"])],
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

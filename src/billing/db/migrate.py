@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -50,6 +51,11 @@ async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: st
 
     async with migration_connection(engine) as conn:
         await conn.run_sync(_run)
+
+
+def migrations_head() -> str | None:
+    """The newest migration this version of the code ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

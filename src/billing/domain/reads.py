@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.db.models import Client, Wallet
+from billing.db.models import Client, Transaction, Wallet
 from billing.domain.records import ClientRecord, WalletRecord
 
 
@@ -47,3 +49,29 @@ async def wallets_by_client(
     for r in rows:
         found[r.client_id].append(WalletRecord(id=r.id, client_id=r.client_id, balance=r.balance))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTotals:
+    wallets: int
+    total_balance: Decimal
+    total_resupplied: Decimal
+
+
+async def ledger_totals(conn: AsyncConnection) -> LedgerTotals:
+    """Totals over the whole ledger, from the caller's snapshot."""
+    row = (
+        await conn.execute(
+            select(
+                select(func.count()).select_from(Wallet).scalar_subquery().label("wallets"),
+                select(func.coalesce(func.sum(Wallet.balance), 0))
+                .scalar_subquery()
+                .label("balance"),
+                select(func.coalesce(func.sum(Transaction.amount), 0))
+                .where(Transaction.kind == "RESUPPLY")
+                .scalar_subquery()
+                .label("resupplied"),
+            )
+        )
+    ).one()
+    return LedgerTotals(row.wallets, row.balance, row.resupplied)

@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 
-from billing.domain import clients, history, payments
+from billing.domain import clients, history, payments, reads
 from billing.domain.access import Actor
 from billing.domain.errors import OperationError
 from billing.domain.transactions import Database
@@ -30,6 +31,7 @@ from billing.graphql.errors import (
 )
 from billing.graphql.history import Transaction
 from billing.graphql.inputs import CreateClientInput, ResupplyInput, TransferInput
+from billing.graphql.scalars import Money, money
 from billing.graphql.types import (
     Client,
     CreateClientSuccess,
@@ -39,6 +41,18 @@ from billing.graphql.types import (
 )
 
 Info = strawberry.Info[Context, None]
+MAX_WALLETS = 100
+
+
+@strawberry.type(description="Totals over the whole ledger.")
+class LedgerSummary:
+    wallets: int
+    total_balance: Money = strawberry.field(description="The sum of all wallets' balances.")
+    total_resupplied: Money = strawberry.field(
+        description="Everything ever credited by resupply; equals totalBalance in a sound ledger."
+    )
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -93,6 +107,39 @@ class Query:
         key = parse_id(id)
         record = None if key is None else await info.context.loaders.wallet.load(key)
         return None if record is None else Wallet.from_record(record)
+
+    @strawberry.field(
+        description=(
+            f"Several wallets at once (at most {MAX_WALLETS} ids), all read from one consistent"
+            " snapshot; null for each id there is no wallet for."
+        )
+    )
+    async def wallets(self, info: Info, ids: list[strawberry.ID]) -> list[Wallet | None]:
+        if len(ids) > MAX_WALLETS:
+            raise GraphQLError(f"`ids` may hold at most {MAX_WALLETS} ids.")
+        keys = [parse_id(i) for i in ids]
+        found = await info.context.loaders.wallet.load_many([k for k in keys if k is not None])
+        records = iter(found)
+        return [
+            None if key is None or (record := next(records)) is None else Wallet.from_record(record)
+            for key in keys
+        ]
+
+    @strawberry.field(
+        description=(
+            "Totals over the whole ledger from one consistent snapshot; operators only (null"
+            " for client tokens)."
+        )
+    )
+    async def ledger_summary(self, info: Info) -> LedgerSummary | None:
+        if not info.context.actor.is_operator:
+            return None
+        totals = await info.context.reader.run(reads.ledger_totals)
+        return LedgerSummary(
+            wallets=totals.wallets,
+            total_balance=money(totals.total_balance),
+            total_resupplied=money(totals.total_resupplied),
+        )
 
     @strawberry.field(description="A transaction with its legs, by its number; null if none.")
     async def transaction(self, info: Info, number: uuid.UUID) -> Transaction | None:
