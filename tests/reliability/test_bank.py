@@ -1,0 +1,28 @@
+"""The bank test with faults, in a configuration short enough for CI (about 30 seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .bank import FAULTS, Config, run_bank
+
+pytestmark = pytest.mark.slow
+
+
+def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Path) -> None:
+    # given: 50 wallets, 16 workers moving money for 15 seconds while every kind of fault hits
+    config = Config(workers=16, duration=15, fault_pause=(1.0, 2.0))
+    # when
+    report = run_bank(config, tmp_path)
+    print(report.table())
+    # then
+    assert report.problems == []
+    assert report.wrong_reads == []
+    assert report.http_500 == 0
+    assert report.unresolved == 0
+    assert report.drift == 0
+    assert set(report.faults) == set(FAULTS)
+    assert report.reads > 10
+    assert report.transfers["TransferSuccess"] > 100
