@@ -16,6 +16,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -134,6 +135,9 @@ class BillingSchema(strawberry.Schema):
         the caller's business, not the operator's."""
 
 
+DOCUMENT_CACHE_SIZE = 512
+
+
 @dataclass(frozen=True)
 class Limits:
     max_depth: int = 10
@@ -148,6 +152,10 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        # Clients send the same few documents again and again: validate each once. The cache
+        # is bounded and keyed by the document and the validation rules (limits included).
+        # (Not ParserCache: a syntax error raised from it bypasses ErrorPolicy.)
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
     ]
     if limits.introspection:
         extensions.append(ErrorPolicy)
