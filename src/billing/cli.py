@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -70,6 +71,7 @@ def _first_run_token(settings: Settings, url: str) -> str | None:
 
 def serve(settings: Settings) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from billing.db.engine import check_reachable, safe_url
 
@@ -93,7 +95,7 @@ def serve(settings: Settings) -> int:
     # Worker processes inherit the environment: they all use this one database server.
     os.environ["BILLING_DATABASE_URL"] = url
     get_settings.cache_clear()
-    uvicorn.run(
+    config = uvicorn.Config(
         "billing.app:create_app",
         factory=True,
         host=settings.host,
@@ -102,7 +104,30 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )
+    try:
+        if settings.workers == 1:
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                return 3  # the application did not start (its log says why)
+        else:
+            # The workers share a socket bound here rather than by uvicorn: uvicorn binds it with
+            # protocol 0, asyncio then leaves TCP_NODELAY off on accepted connections, and every
+            # keep-alive response waits some 40 ms for a delayed ACK.
+            sock = _listening_socket(settings.host, settings.port)
+            Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def migrate(settings: Settings, revision: str) -> int:
