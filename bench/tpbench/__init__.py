@@ -1,0 +1,1 @@
+"""Helpers of ``bench/throughput.py``: data set-up, baselines, load generators and reports."""
