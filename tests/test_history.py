@@ -277,3 +277,23 @@ async def test_reference_is_validated(api: Api) -> None:
             assert result == {"__typename": "ResupplySuccess", "reference": reference}
         else:
             assert result == {"__typename": "InvalidInput", "field": "reference"}
+
+
+@pytest.mark.parametrize(
+    ("args", "argument"),
+    [
+        ({"until": "9999-12-31T23:59:59-14:00"}, "until"),
+        ({"since": "0001-01-01T00:00:00+00:01"}, "since"),
+        ({"after": "MDAwMS0wMS0wMVQwMDowMDowMCsxNDowMHwx"}, "after"),  # a forged cursor
+    ],
+)
+async def test_times_beyond_the_calendar_are_request_errors(
+    api: Api, busy_wallet: tuple[str, str], args: dict[str, Any], argument: str
+) -> None:
+    wallet, _ = busy_wallet
+    error = (await api.post(OPERATIONS, {"id": wallet, **args})).json()["errors"][0]
+    assert f"`{argument}`" in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    stamp = "0001-01-01T00:00:00+00:01"
+    error = (await api.post(BALANCE_AT, {"id": wallet, "t": stamp})).json()["errors"][0]
+    assert error["message"] == "`time` is out of the range of times."

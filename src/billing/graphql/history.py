@@ -146,19 +146,24 @@ def decode_cursor(cursor: str, argument: str) -> history.Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
-        position = history.Position(datetime.fromisoformat(stamp), int(ident))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None:
+            raise ValueError("a cursor's time has an offset")
+        return history.Position(created_at.astimezone(UTC), int(ident))
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise GraphQLError(f"`{argument}` is not a cursor returned by this API.") from exc
-    if position.created_at.tzinfo is None:
-        raise GraphQLError(f"`{argument}` is not a cursor returned by this API.")
-    return position
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Times without an offset are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def as_utc(value: datetime | None, argument: str) -> datetime | None:
+    """The time in UTC; times without an offset are taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise GraphQLError(f"`{argument}` is out of the range of times.") from exc
 
 
 async def operations_connection(
@@ -187,8 +192,8 @@ async def operations_connection(
             older_than=older_than,
             newer_than=newer_than,
             from_newest=last is None,
-            since=as_utc(since),
-            until=as_utc(until),
+            since=as_utc(since, "since"),
+            until=as_utc(until, "until"),
         )
     )
     edges = [

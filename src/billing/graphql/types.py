@@ -85,7 +85,7 @@ class Wallet:
     async def balance_at(
         self, info: strawberry.Info[Context, None], time: datetime
     ) -> Money | None:
-        at = as_utc(time)
+        at = as_utc(time, "time")
         assert at is not None
         balance = await info.context.reader.run(
             lambda conn: history.balance_at(conn, int(self.id), at)
