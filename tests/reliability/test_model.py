@@ -1188,4 +1188,4 @@ def test_the_ledger_agrees_with_its_model(settings: Settings) -> None:
         Ledger.server = server
         Ledger.http = http
         # when / then: random sequences of calls, each checked against the model
-        run_state_machine_as_test(Ledger, settings=MODEL_SETTINGS)  # type: ignore[no-untyped-call]
+        run_state_machine_as_test(Ledger, settings=MODEL_SETTINGS)  # type: ignore[no-untyped-call, unused-ignore]  # typed from hypothesis 6.16x
