@@ -4,7 +4,7 @@ The real service (`billing serve --workers 2`) runs as a subprocess on a Postgre
 harness starts in a temporary directory. Workers move money between wallets over HTTP, each
 transfer with its own idempotency key, retried with that key until its outcome is definite.
 Readers check that every consistent snapshot of all balances sums to the starting total. A
-nemesis meanwhile kills API workers, terminates the API's database sessions, restarts
+nemesis meanwhile kills or pauses API workers, terminates the API's database sessions, restarts
 PostgreSQL (fast and immediate) and makes commit acknowledgements get lost. At the end every
 acknowledged transfer must be in the ledger exactly once, the ledger must audit clean, and no
 request may have been answered with HTTP 500.
@@ -60,7 +60,14 @@ mutation($i: TransferInput!) {
 SNAPSHOT = """
 query($ids: [ID!]!) { wallets(ids: $ids) { balance } ledgerSummary { totalBalance } }
 """
-FAULTS = ("kill_worker", "terminate_backends", "restart_fast", "restart_immediate", "lost_ack")
+FAULTS = (
+    "kill_worker",
+    "terminate_backends",
+    "restart_fast",
+    "pause_worker",
+    "restart_immediate",
+    "lost_ack",
+)
 DEFINITE = {"TransferSuccess", "InsufficientFunds"}
 RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
 
@@ -344,6 +351,17 @@ class Bank:
             ]
             if workers:
                 random.choice(workers).kill()
+        elif kind == "pause_worker":
+            # A stalled process (SIGSTOP for 2 s): its requests wait, time out or continue.
+            children = psutil.Process(self.server.pid).children()
+            workers = [p for p in children if p.name().startswith("python")]
+            if workers:
+                paused = random.choice(workers)
+                paused.suspend()
+                try:
+                    await asyncio.sleep(2)
+                finally:
+                    paused.resume()
         elif kind == "terminate_backends":
             await self.pg.terminate_api_sessions()
         elif kind in ("restart_fast", "restart_immediate"):
