@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -132,23 +133,30 @@ async def test_serialization_conflict_is_retried_and_both_writes_succeed(
     # given: another SERIALIZABLE transaction has updated the wallet and not committed yet
     _, wallet = await api.create_client("contended")
     await api.resupply(wallet, "10.00")
-    other = await asyncpg.connect(pg_server.dsn(database))
-    try:
-        await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-        await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
-        # when: the API resupplies the same wallet; it blocks on the row lock...
-        request = asyncio.create_task(api.resupply(wallet, "1.00"))
-        await wait_until_api_waits_for_a_lock(sql)
-        # ...and the other transaction commits first: the API's UPDATE gets a 40001
-        await other.execute("COMMIT")
-        result = await asyncio.wait_for(request, timeout=10)
-    finally:
-        await other.close()
+    # when: the API resupplies it while that transaction commits first (the API gets a 40001)
+    result = await resupply_past_a_competing_update(api, sql, pg_server.dsn(database), wallet)
     # then: the API retried on a fresh snapshot and succeeded on top of the other write
     assert result["__typename"] == "ResupplySuccess"
     assert result["walletBalance"] == "16.00"
     assert app.state.db.counters.retries >= 1
     assert await api.balance(wallet) == "16.00"
+
+
+async def resupply_past_a_competing_update(
+    api: Api, sql: asyncpg.Connection, dsn: str, wallet: str
+) -> dict[str, Any]:
+    """Resupply 1.00 while another SERIALIZABLE transaction, which has already added 5 to the
+    wallet, commits only once the API's request waits for the row lock."""
+    other = await asyncpg.connect(dsn)
+    try:
+        await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
+        request = asyncio.create_task(api.resupply(wallet, "1.00"))
+        await wait_until_api_waits_for_a_lock(sql)
+        await other.execute("COMMIT")
+        return await asyncio.wait_for(request, timeout=10)
+    finally:
+        await other.close()
 
 
 async def wait_until_api_waits_for_a_lock(sql: asyncpg.Connection) -> None:
@@ -169,19 +177,8 @@ async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothi
     # given: an API allowed a single attempt, and a competing transaction holding the row
     async with custom_api(settings, retry_max_attempts=1) as (application, api):
         _, wallet = await api.create_client("budget")
-        other = await asyncpg.connect(pg_server.dsn(database))
-        try:
-            await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-            await other.execute(
-                "UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet)
-            )
-            # when
-            request = asyncio.create_task(api.resupply(wallet, "1.00"))
-            await wait_until_api_waits_for_a_lock(sql)
-            await other.execute("COMMIT")
-            result = await asyncio.wait_for(request, timeout=10)
-        finally:
-            await other.close()
+        # when
+        result = await resupply_past_a_competing_update(api, sql, pg_server.dsn(database), wallet)
         # then: a typed, retryable answer, and only the competing write happened
         assert result["__typename"] == "TryAgain"
         assert result["code"] == "TRY_AGAIN"
