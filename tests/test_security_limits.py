@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from graphql import parse
 
 from billing.config import Settings
+from billing.graphql.documents import Prepared, PreparedDocuments
 from conftest import Api, custom_api
 
 
@@ -123,3 +125,44 @@ async def test_introspection_off_hides_schema_suggestions_and_graphiql(closed_ap
     assert page.status_code == 404
     # and ordinary queries still work
     assert await closed_api.run("{ wallet(id: 1) { id } }") == {"wallet": None}
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        (nested(11), "QUERY_TOO_DEEP"),
+        (
+            "{ " + " ".join(f"a{i}: wallet(id: {i}) {{ id }}" for i in range(16)) + " }",
+            "TOO_MANY_ALIASES",
+        ),
+        ("{ " + "wallet(id: 1) { id } " * 200 + "}", "QUERY_TOO_LARGE"),
+        ("{ wallet(id: 1) { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ wallet(id: 1) { id }", "GRAPHQL_PARSE_FAILED"),
+    ],
+)
+async def test_a_refused_document_stays_refused_when_sent_again(
+    api: Api, document: str, code: str
+) -> None:
+    # given: documents are parsed and validated once, then answered from a cache
+    first = (await api.post(document)).json()
+    # when: the same text again, twice
+    again = [(await api.post(document)).json() for _ in range(2)]
+    # then: the same refusal every time, with the same message
+    assert first["errors"][0]["extensions"]["code"] == code
+    assert again == [first, first]
+
+
+def test_prepared_documents_are_bounded_least_recently_used_first() -> None:
+    # given: room for two documents
+    documents = PreparedDocuments(rules=(), max_tokens=100, size=2)
+    entries = {text: Prepared(parse(text), []) for text in ("{ a }", "{ b }", "{ c }")}
+    documents.put("{ a }", entries["{ a }"])
+    documents.put("{ b }", entries["{ b }"])
+    # when: a is used, then c arrives
+    assert documents.get("{ a }") is entries["{ a }"]
+    documents.put("{ c }", entries["{ c }"])
+    # then: b, the least recently used, made room
+    assert len(documents) == 2
+    assert documents.get("{ b }") is None
+    assert documents.get("{ a }") is entries["{ a }"]
+    assert documents.get("{ c }") is entries["{ c }"]

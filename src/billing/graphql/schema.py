@@ -9,21 +9,17 @@ from dataclasses import dataclass
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from billing.domain.errors import ServiceUnavailable
 from billing.graphql.context import Context
+from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import MONEY_SCALAR, Money
 
@@ -147,20 +143,20 @@ class Limits:
 
 
 def build_schema(limits: Limits = Limits()) -> BillingSchema:
+    rules: tuple[type[ASTValidationRule], ...] = (
+        max_depth_rule(limits.max_depth, None),
+        max_aliases_rule(limits.max_aliases),
+    )
+    if not limits.introspection:
+        rules += (NoSchemaIntrospectionCustomRule,)
+    documents = PreparedDocuments(
+        rules=rules, max_tokens=limits.max_tokens, size=DOCUMENT_CACHE_SIZE
+    )
     # Factories, not instances: each request gets its own extension objects.
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
-        # Clients send the same few documents again and again: validate each once. The cache
-        # is bounded and keyed by the document and the validation rules (limits included).
-        # (Not ParserCache: a syntax error raised from it bypasses ErrorPolicy.)
-        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(DocumentLimits, documents),
+        ErrorPolicy if limits.introspection else ErrorPolicyWithoutSuggestions,
     ]
-    if limits.introspection:
-        extensions.append(ErrorPolicy)
-    else:
-        extensions += [DisableIntrospection, ErrorPolicyWithoutSuggestions]
     return BillingSchema(
         query=Query,
         mutation=Mutation,

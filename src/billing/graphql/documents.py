@@ -1,0 +1,83 @@
+"""Parse and validate each distinct document once.
+
+Clients send the same few documents again and again, and validating one costs far more than
+executing it. ``PreparedDocuments`` keeps the parsed document and its validation errors by
+the document's text (bounded, least recently used out), and ``DocumentLimits`` is the one
+extension that applies the request limits (tokens, depth, aliases, introspection) on a miss
+and skips parsing and validation on a hit.
+
+The limits are fixed for the life of a schema, so the text alone is the key: a document that
+was refused stays refused with the same errors, and one that passed passes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError
+from strawberry.extensions import SchemaExtension
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    document: DocumentNode
+    errors: list[GraphQLError]  # empty when the document is valid
+
+
+class PreparedDocuments:
+    """A bounded LRU of documents by their text."""
+
+    def __init__(
+        self, *, rules: tuple[type[ASTValidationRule], ...], max_tokens: int, size: int
+    ) -> None:
+        self.rules = rules
+        self.max_tokens = max_tokens
+        self.size = size
+        self._entries: OrderedDict[str, Prepared] = OrderedDict()
+
+    def get(self, text: str) -> Prepared | None:
+        entry = self._entries.get(text)
+        if entry is not None:
+            self._entries.move_to_end(text)
+        return entry
+
+    def put(self, text: str, entry: Prepared) -> None:
+        self._entries[text] = entry
+        self._entries.move_to_end(text)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class DocumentLimits(SchemaExtension):
+    """Request limits on parsing and validation, and the cache that makes both run once."""
+
+    def __init__(self, documents: PreparedDocuments) -> None:
+        super().__init__()
+        self.documents = documents
+        self.hit: Prepared | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and (hit := self.documents.get(context.query)):
+            self.hit = hit
+            context.graphql_document = hit.document  # Strawberry then skips parsing
+        else:
+            context.parse_options["max_tokens"] = self.documents.max_tokens
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if self.hit is not None:
+            context.pre_execution_errors = self.hit.errors  # Strawberry then skips validation
+            yield
+            return
+        context.validation_rules = (*context.validation_rules, *self.documents.rules)
+        yield
+        errors = context.pre_execution_errors
+        if context.query and context.graphql_document is not None and errors is not None:
+            self.documents.put(context.query, Prepared(context.graphql_document, list(errors)))
