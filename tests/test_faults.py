@@ -23,7 +23,7 @@ from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Fault, classify
-from conftest import RESUPPLY, Api, api_for, new_token
+from conftest import RESUPPLY, WALLET_BALANCE, Api, api_for, new_token
 
 pytestmark = pytest.mark.slow
 
@@ -223,6 +223,20 @@ async def test_terminated_connections_are_replaced_without_errors(
     # then
     assert result["__typename"] == "ResupplySuccess"
     assert result["walletBalance"] == "3.00"
+
+
+async def test_a_read_after_the_connections_were_killed_answers_at_once(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given: pooled connections that the server has killed (there is no pre-ping to notice)
+    _, wallet = await fault_api.create_client("reader")
+    await fault_api.resupply(wallet, "4.00")
+    assert await terminate_api_backends(migrated.dsn) >= 1
+    # when: a query (the token check and the read snapshot each meet a dead connection)
+    response = await fault_api.post(WALLET_BALANCE, {"id": wallet})
+    # then: answered, not 503
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"wallet": {"id": wallet, "balance": "4.00"}}}
 
 
 async def test_database_down_gives_503_then_recovers(fault_api: Api, migrated: Server) -> None:

@@ -1,4 +1,9 @@
-"""The async engine: small pool, SERIALIZABLE by default, pre-ping so it heals after outages."""
+"""The async engine: small pool, SERIALIZABLE by default.
+
+There is no pre-ping (it would cost three round trips per checkout). A pooled connection that
+died during an outage fails on its first statement instead; SQLAlchemy then invalidates the
+whole pool, and ``Database`` runs the work again on a fresh connection (see transactions.py).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,6 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout,
-        pool_pre_ping=True,
         hide_parameters=True,  # error messages and logs never carry the values sent
         connect_args={
             "timeout": settings.connect_timeout,

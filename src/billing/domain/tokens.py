@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import ApiToken, Client
@@ -105,14 +105,14 @@ async def authenticate(db: Database, secret: str) -> Actor | None:
     """The actor a presented secret stands for; None if unknown or revoked."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    async with db.read() as conn:
-        row = (
-            await conn.execute(
-                select(ApiToken.id, ApiToken.kind, ApiToken.client_id).where(
-                    ApiToken.secret_hash == hash_secret(secret), ApiToken.revoked_at.is_(None)
-                )
-            )
-        ).one_or_none()
+    query = select(ApiToken.id, ApiToken.kind, ApiToken.client_id).where(
+        ApiToken.secret_hash == hash_secret(secret), ApiToken.revoked_at.is_(None)
+    )
+
+    async def lookup(conn: AsyncConnection) -> Row[int, str, int | None] | None:
+        return (await conn.execute(query)).one_or_none()
+
+    row = await db.read_one(lookup)
     if row is None:
         return None
     kind: Literal["OPERATOR", "CLIENT"] = "OPERATOR" if row.kind == "OPERATOR" else "CLIENT"

@@ -133,6 +133,12 @@ class KeyedLocks:
                     del self._users[key], self._locks[key]
 
 
+def unreachable(exc: BaseException) -> bool:
+    """The connection broke or could not be made (as opposed to: the pool was exhausted)."""
+    cause = exc.__cause__ if isinstance(exc, ServiceUnavailable) else exc
+    return cause is not None and classify(cause) is Fault.UNAVAILABLE
+
+
 def read_failure(exc: Exception) -> ServiceUnavailable | None:
     """What a failed read means for the caller: the database is down or saturated."""
     fault = classify(exc)
@@ -213,6 +219,37 @@ class Database:
                 )
                 async with conn.begin():
                     yield conn
+        except Exception as exc:
+            if failure := read_failure(exc):
+                self.counters.unavailable += 1
+                raise failure from exc
+            raise
+
+    async def read_one(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``query``, a single statement, on its own: a statement outside a transaction
+        block sees one snapshot, so no BEGIN and COMMIT round trips are needed."""
+
+        async def once() -> T:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await query(conn)
+
+        return await self.again_if_stale(once)
+
+    async def again_if_stale(self, read: Callable[[], Awaitable[T]]) -> T:
+        """Run a read; if its connection turns out to be dead, run it once more.
+
+        After an outage the pooled connections are dead but look fine until used. The first
+        failure invalidates the pool, so the second attempt connects afresh; if the database
+        is really down, that attempt fails as well and the caller gets ServiceUnavailable.
+        """
+        try:
+            return await read()
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+        try:
+            return await read()
         except Exception as exc:
             if failure := read_failure(exc):
                 self.counters.unavailable += 1

@@ -37,17 +37,27 @@ class Reader:
 
     async def run(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
         async with self._lock:
-            try:
-                if self._conn is None:
-                    stack = contextlib.AsyncExitStack()
-                    self._conn = await stack.enter_async_context(self._db.read())
-                    self._stack = stack
-                return await query(self._conn)
-            except Exception as exc:
-                if failure := read_failure(exc):
-                    await self._close()
-                    raise failure from exc
-                raise
+            if self._conn is None:
+                # A fresh snapshot may land on a connection that died in an outage: then the
+                # snapshot is opened once more (nothing was read from it yet).
+                return await self._db.again_if_stale(lambda: self._first(query))
+            return await self._query(query)
+
+    async def _first(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+        stack = contextlib.AsyncExitStack()
+        self._conn = await stack.enter_async_context(self._db.read())
+        self._stack = stack
+        return await self._query(query)
+
+    async def _query(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+        assert self._conn is not None
+        try:
+            return await query(self._conn)
+        except Exception as exc:
+            if failure := read_failure(exc):
+                await self._close()
+                raise failure from exc
+            raise
 
     async def close(self) -> None:
         async with self._lock:
