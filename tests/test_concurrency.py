@@ -20,6 +20,11 @@ def pool_size() -> int:
     return 20  # at least 16 requests hold a connection at the same time
 
 
+def make_hot(app: Starlette, *wallets: str) -> None:
+    """As if the wallets' writers had just collided with another process's writers."""
+    app.state.db.hot.mark([int(w) for w in wallets], asyncio.get_running_loop().time())
+
+
 async def total(sql: asyncpg.Connection) -> Decimal:
     value = await sql.fetchval("SELECT coalesce(sum(balance), 0) FROM wallets")
     assert isinstance(value, Decimal)
@@ -140,6 +145,46 @@ async def test_serialization_conflict_is_retried_and_both_writes_succeed(
     assert result["walletBalance"] == "16.00"
     assert app.state.db.counters.retries >= 1
     assert await api.balance(wallet) == "16.00"
+    # and the wallet now goes through the database gate: it has shown contention
+    assert app.state.db.hot.is_hot(int(wallet), asyncio.get_running_loop().time())
+
+
+async def test_a_transfer_between_quiet_wallets_is_one_statement(
+    api: Api, app: Starlette, statements: list[str]
+) -> None:
+    # given: two wallets nobody else writes to
+    _, a = await api.create_client("quiet-a")
+    _, b = await api.create_client("quiet-b")
+    await api.resupply(a, "3.00")
+    statements.clear()
+    # when
+    result = await api.transfer(a, b, "1.00")
+    # then: one round trip for the token and one for the whole transfer: no gate, no BEGIN
+    assert result["walletFromBalance"] == "2.00"
+    assert len(statements) == 2, statements
+    assert "api_tokens" in statements[0]
+    assert "UPDATE wallets" in statements[1]
+    assert not any("advisory" in s for s in statements)
+
+
+async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
+    api: Api, app: Starlette, statements: list[str], sql: asyncpg.Connection
+) -> None:
+    # given
+    _, a = await api.create_client("hot-a")
+    _, b = await api.create_client("hot-b")
+    await api.resupply(a, "3.00")
+    make_hot(app, a, b)
+    statements.clear()
+    # when
+    await api.transfer(a, b, "1.00")
+    # then: lock both (ascending), transfer, unlock
+    assert "pg_advisory_lock" in statements[1]
+    assert "UPDATE wallets" in statements[2]
+    assert "pg_advisory_unlock_all" in statements[3]
+    assert len(statements) == 4
+    held = await sql.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+    assert held == 0
 
 
 async def resupply_past_a_competing_update(
@@ -192,10 +237,11 @@ async def test_a_lock_timeout_leaves_no_wallet_lock_behind(
 ) -> None:
     # given: an API that waits at most half a second for a lock, and another session holding
     # the lock of the higher of two wallets (so the API takes the lower one, then times out)
-    async with custom_api(settings, statement_timeout_ms=500) as (_, api):
+    async with custom_api(settings, statement_timeout_ms=500) as (application, api):
         _, low = await api.create_client("low")
         _, high = await api.create_client("high")
         await api.resupply(low, "10.00")
+        make_hot(application, low, high)
         await sql.execute("SELECT pg_advisory_lock($1)", int(high))
         try:
             # when
@@ -215,12 +261,13 @@ async def test_a_lock_timeout_leaves_no_wallet_lock_behind(
 
 
 async def test_writers_to_one_pair_queue_in_the_process_not_on_connections(
-    api: Api, sql: asyncpg.Connection
+    app: Starlette, api: Api, sql: asyncpg.Connection
 ) -> None:
-    # given
+    # given: a pair of wallets that goes through the database gate
     _, a = await api.create_client("pool-a")
     _, b = await api.create_client("pool-b")
     await api.resupply(a, "1000.00")
+    make_hot(app, a, b)
     waiting: list[int] = []
 
     async def sample() -> None:

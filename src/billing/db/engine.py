@@ -29,6 +29,9 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             "timeout": settings.connect_timeout,
             "server_settings": {
                 "application_name": APPLICATION_NAME,
+                # A statement sent outside BEGIN ... COMMIT is a transaction of its own; the
+                # money-moving ones are sent that way (see domain/payments.py).
+                "default_transaction_isolation": "serializable",
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "idle_in_transaction_session_timeout": "60000",
             },

@@ -9,10 +9,12 @@ key, a request already performed is answered from the ledger instead.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy import Row, TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import Client, Transaction, Wallet, WalletOperation
@@ -20,6 +22,7 @@ from billing.domain import idempotency
 from billing.domain.access import Actor
 from billing.domain.errors import (
     BalanceLimitExceeded,
+    IdempotencyKeyReused,
     InsufficientFunds,
     InvalidInput,
     WalletNotFound,
@@ -53,32 +56,38 @@ async def resupply(
     number = uuid.uuid4()
 
     async def work(conn: AsyncConnection) -> Resupplied:
-        if idem and (found := await idempotency.find(conn, idem)):
-            assert found.transaction_id is not None  # the fingerprint includes the operation
-            recorded = await _recorded(conn, found.transaction_id)
+        rows = (
+            await conn.execute(
+                _RESUPPLY,
+                {
+                    "wallet": wid,
+                    "amount": value,
+                    "ceiling": MAX_BALANCE - value,
+                    "number": number,
+                    "reference": reference,
+                    **_key_parameters(idem),
+                },
+            )
+        ).all()
+        first = rows[0]
+        if earlier := await _earlier(conn, idem, first):
             return Resupplied(
-                transaction_number=recorded.number,
-                amount=recorded.amount,
-                wallet=recorded.legs[0][0],
-                reference=recorded.reference,
+                transaction_number=earlier.number,
+                amount=earlier.amount,
+                wallet=earlier.legs[0][0],
+                reference=earlier.reference,
                 replayed=True,
             )
-        wallet = await _credit(conn, wid, value, actor)
-        transaction_id = await _record(
-            conn,
-            number=number,
-            kind="RESUPPLY",
-            value=value,
-            reference=reference,
-            legs=[(wallet, value)],
-        )
-        if idem:
-            await idempotency.remember(conn, idem, transaction_id=transaction_id)
+        if first.target_balance is None:
+            raise WalletNotFound(wid)
+        if first.transaction_id is None:
+            raise BalanceLimitExceeded(wid, first.target_balance, MAX_BALANCE)
+        (wallet,) = _moved(rows, 1)
         return Resupplied(
             transaction_number=number, amount=value, wallet=wallet, reference=reference
         )
 
-    return await db.write(work, wallet_locks=idempotency.locks(idem, wid))
+    return await db.write(work, wallet_locks=idempotency.locks(idem, wid), one_statement=True)
 
 
 async def transfer(
@@ -112,145 +121,202 @@ async def transfer(
     number = uuid.uuid4()
 
     async def work(conn: AsyncConnection) -> Transferred:
-        if idem and (found := await idempotency.find(conn, idem)):
-            assert found.transaction_id is not None  # the fingerprint includes the operation
-            recorded = await _recorded(conn, found.transaction_id)
-            (debited, _), (credited, _) = recorded.legs  # ordered by signed amount
+        rows = (
+            await conn.execute(
+                _TRANSFER,
+                {
+                    "source": source,
+                    "target": target,
+                    "owner": actor.owner_filter,
+                    "amount": value,
+                    "ceiling": MAX_BALANCE - value,
+                    "number": number,
+                    "reference": reference,
+                    **_key_parameters(idem),
+                },
+            )
+        ).all()
+        first = rows[0]
+        if earlier := await _earlier(conn, idem, first):
+            (debited, _), (credited, _) = earlier.legs  # ordered by signed amount
             return Transferred(
-                transaction_number=recorded.number,
-                amount=recorded.amount,
+                transaction_number=earlier.number,
+                amount=earlier.amount,
                 wallet_from=debited,
                 wallet_to_id=credited.id,
                 wallet_to=_visible(actor, credited),
-                reference=recorded.reference,
+                reference=earlier.reference,
                 replayed=True,
             )
-        changed: dict[int, WalletRecord] = {}
-        for wid in sorted((source, target)):  # fixed order: no deadlock cycles
-            if wid == source:
-                changed[wid] = await _debit(conn, wid, value, actor)
-            else:
-                changed[wid] = await _credit(conn, wid, value, actor)
-        legs = [(changed[source], -value), (changed[target], value)]
-        transaction_id = await _record(
-            conn, number=number, kind="TRANSFER", value=value, reference=reference, legs=legs
-        )
-        if idem:
-            await idempotency.remember(conn, idem, transaction_id=transaction_id)
+        if first.transaction_id is None:
+            _refuse_transfer(actor, source, target, value, first)
+        moved = {wallet.id: wallet for wallet in _moved(rows, 2)}
         return Transferred(
             transaction_number=number,
             amount=value,
-            wallet_from=changed[source],
+            wallet_from=moved[source],
             wallet_to_id=target,
-            wallet_to=_visible(actor, changed[target]),
+            wallet_to=_visible(actor, moved[target]),
             reference=reference,
         )
 
-    return await db.write(work, wallet_locks=idempotency.locks(idem, source, target))
+    locks = idempotency.locks(idem, source, target)
+    return await db.write(work, wallet_locks=locks, one_statement=True)
+
+
+def _refuse_transfer(
+    actor: Actor, source: int, target: int, value: Decimal, found: Row[Any]
+) -> NoReturn:
+    """Why a transfer moved nothing, checked wallet by wallet in ascending id order."""
+    for wid in sorted((source, target)):
+        if wid == source:
+            if found.source_balance is None:
+                raise WalletNotFound(source)
+            if found.source_balance < value:
+                raise InsufficientFunds(source, found.source_balance, value)
+        else:
+            if found.target_balance is None:
+                raise WalletNotFound(target)
+            if found.target_balance > MAX_BALANCE - value:
+                shown = found.target_balance if actor.may_see_client(found.target_client) else None
+                raise BalanceLimitExceeded(target, shown, MAX_BALANCE)
+    raise AssertionError("a transfer that passed every check moved nothing")
 
 
 def _visible(actor: Actor, wallet: WalletRecord) -> WalletRecord | None:
     return wallet if actor.may_see_client(wallet.client_id) else None
 
 
-async def _debit(
-    conn: AsyncConnection, wallet_id: int, value: Decimal, actor: Actor
-) -> WalletRecord:
-    """Take money from a wallet the actor owns (operators: any wallet)."""
-    owned = _owned_by(actor)
-    row = (
-        await conn.execute(
-            update(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.balance >= value, *owned, *_OWNER_JOIN)
-            .values(balance=Wallet.balance - value)
-            .returning(*_CHANGED)
+def _key_parameters(idem: idempotency.Idempotency | None) -> dict[str, str | None]:
+    if idem is None:
+        return {"caller": None, "key": None, "request_hash": None}
+    return {"caller": idem.caller, "key": idem.key, "request_hash": idem.request_hash}
+
+
+async def _earlier(
+    conn: AsyncConnection, idem: idempotency.Idempotency | None, found: Row[Any]
+) -> _Recorded | None:
+    """The transaction an idempotency key already points at (the statement then changed
+    nothing); IdempotencyKeyReused if the key was used for another request."""
+    if idem is None or found.earlier_hash is None:
+        return None
+    if found.earlier_hash != idem.request_hash:
+        raise IdempotencyKeyReused(idem.key)
+    return await _recorded(conn, found.earlier_transaction)
+
+
+def _moved(rows: Sequence[Row[Any]], count: int) -> list[WalletRecord]:
+    """The wallets the statement changed, as it left them, with their owners."""
+    moved = [
+        WalletRecord(
+            id=r.wallet_id,
+            client_id=r.client_id,
+            balance=r.balance,
+            owner=ClientRecord(id=r.client_id, login=r.login, name=r.name),
         )
-    ).one_or_none()
-    if row is None:
-        found = await _wallet(conn, wallet_id, owned)
-        raise InsufficientFunds(wallet_id, found.balance, value)
-    return _changed(wallet_id, row)
+        for r in rows
+        if r.wallet_id is not None
+    ]
+    if len(moved) != count:
+        raise AssertionError(f"expected {count} changed wallets, the statement changed {moved}")
+    return moved
 
 
-async def _credit(
-    conn: AsyncConnection, wallet_id: int, value: Decimal, actor: Actor
-) -> WalletRecord:
-    """Put money into any existing wallet."""
-    row = (
-        await conn.execute(
-            update(Wallet)
-            .where(Wallet.id == wallet_id, Wallet.balance <= MAX_BALANCE - value, *_OWNER_JOIN)
-            .values(balance=Wallet.balance + value)
-            .returning(*_CHANGED)
-        )
-    ).one_or_none()
-    if row is None:
-        found = await _wallet(conn, wallet_id, ())
-        shown = found.balance if actor.may_see_client(found.client_id) else None
-        raise BalanceLimitExceeded(wallet_id, shown, MAX_BALANCE)
-    return _changed(wallet_id, row)
+# Each operation is one statement, so one round trip and a transaction of its own. Its parts:
+#   earlier:   the idempotency key's earlier use, if there is a key;
+#   locked:    a transfer's two wallets, row-locked in ascending id order (so two transfers
+#              never wait for each other in a cycle), as the snapshot shows them: SERIALIZABLE
+#              fails with 40001 rather than lock a row changed since;
+#   source, target:  those wallets (the source only if the caller owns it);
+#   allowed:   one row if every check passes (and the key is new);
+#   moved:     the conditional update of the wallets, returning them with their owners;
+#   recorded, legs, remembered:  the ledger rows and the key, only if something moved.
+# The final select returns one row per changed wallet (or one row with nulls), each carrying
+# what the caller needs to tell why nothing moved. CHECK constraints back every condition.
+def _statement(*common_table_expressions: str, answer: str) -> TextClause:
+    return text("WITH" + ",".join(common_table_expressions) + answer)
 
 
-# The wallet updates also return the owner (UPDATE ... FROM clients), for the answer.
-_OWNER_JOIN = (Client.id == Wallet.client_id,)
-_CHANGED = (Wallet.client_id, Wallet.balance, Client.login, Client.name)
+_EARLIER = """
+  earlier AS (
+    SELECT request_hash, transaction_id FROM idempotency_keys
+    WHERE CAST(:key AS text) IS NOT NULL AND caller = :caller AND key = :key
+  )"""
+_RECORD = """
+  recorded AS (
+    INSERT INTO transactions (number, kind, amount, reference)
+    SELECT :number, {kind}, :amount, :reference WHERE EXISTS (SELECT FROM allowed)
+    RETURNING id
+  ),
+  legs AS (
+    INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)
+    SELECT recorded.id, moved.id, moved.amount, moved.balance FROM recorded, moved
+  ),
+  remembered AS (
+    INSERT INTO idempotency_keys (caller, key, operation, request_hash, transaction_id)
+    SELECT :caller, :key, {kind}, :request_hash, recorded.id
+    FROM recorded WHERE CAST(:key AS text) IS NOT NULL
+  )"""
+_ANSWER = """
+SELECT (SELECT request_hash FROM earlier) AS earlier_hash,
+       (SELECT transaction_id FROM earlier) AS earlier_transaction,
+       (SELECT id FROM recorded) AS transaction_id,
+       {found},
+       moved.id AS wallet_id, moved.client_id, moved.balance, moved.login, moved.name
+FROM (VALUES (1)) AS answer (one) LEFT JOIN moved ON true"""
 
+_TRANSFER = _statement(
+    _EARLIER,
+    """
+  locked AS (
+    SELECT id, client_id, balance FROM wallets
+    WHERE id IN (:source, :target) ORDER BY id FOR UPDATE
+  ),
+  source AS (
+    SELECT balance FROM locked
+    WHERE id = :source AND (CAST(:owner AS bigint) IS NULL OR client_id = :owner)
+  ),
+  target AS (SELECT client_id, balance FROM locked WHERE id = :target),
+  allowed AS (
+    SELECT FROM source, target
+    WHERE source.balance >= :amount AND target.balance <= :ceiling
+      AND NOT EXISTS (SELECT FROM earlier)
+  ),
+  moved AS (
+    UPDATE wallets AS w
+    SET balance = w.balance + change.amount
+    FROM clients AS c,
+         (VALUES (CAST(:source AS bigint), -CAST(:amount AS numeric)), (:target, :amount))
+           AS change (wallet_id, amount)
+    WHERE w.id = change.wallet_id AND c.id = w.client_id AND EXISTS (SELECT FROM allowed)
+    RETURNING w.id, w.client_id, w.balance, c.login, c.name, change.amount
+  )""",
+    _RECORD.format(kind="'TRANSFER'"),
+    answer=_ANSWER.format(
+        found="(SELECT balance FROM source) AS source_balance,"
+        " (SELECT balance FROM target) AS target_balance,"
+        " (SELECT client_id FROM target) AS target_client"
+    ),
+)
 
-def _changed(wallet_id: int, row: Row[int, Decimal, str, str]) -> WalletRecord:
-    owner = ClientRecord(id=row.client_id, login=row.login, name=row.name)
-    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance, owner=owner)
-
-
-def _owned_by(actor: Actor) -> tuple[ColumnElement[bool], ...]:
-    owner = actor.owner_filter
-    return () if owner is None else (Wallet.client_id == owner,)
-
-
-async def _wallet(
-    conn: AsyncConnection, wallet_id: int, owned: tuple[ColumnElement[bool], ...]
-) -> WalletRecord:
-    """A wallet that a conditional update did not touch; WalletNotFound if it is not there (or
-    not the caller's to use)."""
-    row = (
-        await conn.execute(
-            select(Wallet.client_id, Wallet.balance).where(Wallet.id == wallet_id, *owned)
-        )
-    ).one_or_none()
-    if row is None:
-        raise WalletNotFound(wallet_id)
-    return WalletRecord(id=wallet_id, client_id=row.client_id, balance=row.balance)
-
-
-async def _record(
-    conn: AsyncConnection,
-    *,
-    number: uuid.UUID,
-    kind: str,
-    value: Decimal,
-    reference: str | None,
-    legs: list[tuple[WalletRecord, Decimal]],
-) -> int:
-    transaction_id = (
-        await conn.execute(
-            insert(Transaction)
-            .values(number=number, kind=kind, amount=value, reference=reference)
-            .returning(Transaction.id)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(WalletOperation).values(
-            [
-                {
-                    "transaction_id": transaction_id,
-                    "wallet_id": wallet.id,
-                    "amount": signed,
-                    "balance_after": wallet.balance,
-                }
-                for wallet, signed in legs
-            ]
-        )
-    )
-    return transaction_id
+_RESUPPLY = _statement(
+    _EARLIER,
+    """
+  target AS (SELECT balance FROM wallets WHERE id = :wallet),
+  allowed AS (
+    SELECT FROM target
+    WHERE target.balance <= :ceiling AND NOT EXISTS (SELECT FROM earlier)
+  ),
+  moved AS (
+    UPDATE wallets AS w
+    SET balance = w.balance + :amount
+    FROM clients AS c
+    WHERE w.id = :wallet AND c.id = w.client_id AND EXISTS (SELECT FROM allowed)
+    RETURNING w.id, w.client_id, w.balance, c.login, c.name, CAST(:amount AS numeric) AS amount
+  )""",
+    _RECORD.format(kind="'RESUPPLY'"),
+    answer=_ANSWER.format(found="(SELECT balance FROM target) AS target_balance"),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,8 +113,12 @@ class KeyedLocks:
         self._users: dict[int, int] = {}
 
     @asynccontextmanager
-    async def hold(self, keys: list[int]) -> AsyncIterator[None]:
-        """Hold the locks of ``keys`` (sorted: every holder takes them in the same order)."""
+    async def hold(self, keys: list[int]) -> AsyncIterator[list[int]]:
+        """Hold the locks of ``keys`` (sorted: every holder takes them in the same order).
+
+        Yields the keys that another request held or waited for when this one arrived.
+        """
+        contended = [key for key in keys if self._users.get(key)]
         for key in keys:
             self._users[key] = self._users.get(key, 0) + 1
             self._locks.setdefault(key, asyncio.Lock())
@@ -123,7 +127,7 @@ class KeyedLocks:
             for key in keys:
                 await self._locks[key].acquire()
                 held.append(self._locks[key])
-            yield
+            yield contended
         finally:
             for lock in reversed(held):
                 lock.release()
@@ -131,6 +135,34 @@ class KeyedLocks:
                 self._users[key] -= 1
                 if not self._users[key]:
                     del self._users[key], self._locks[key]
+
+
+class HotWallets:
+    """Wallets whose writers recently conflicted with writers in another process.
+
+    A wallet turns hot when a transaction on it had to be retried, and stays hot while
+    writers keep queueing for it here (they would keep colliding with the other processes'
+    writers). Only hot wallets go through the database gate: for all the others, conflicts
+    are too rare to pay its two round trips on every write.
+    """
+
+    def __init__(self, ttl: float = 10.0, capacity: int = 100_000) -> None:
+        self.ttl = ttl
+        self.capacity = capacity
+        self._until: dict[int, float] = {}
+
+    def is_hot(self, wallet_id: int, now: float) -> bool:
+        return self._until.get(wallet_id, 0.0) > now
+
+    def mark(self, wallet_ids: Iterable[int], now: float) -> None:
+        for wallet_id in wallet_ids:
+            self._until[wallet_id] = now + self.ttl
+        if len(self._until) > self.capacity:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+
+    def keep(self, wallet_ids: Iterable[int], now: float) -> None:
+        """Extend the wallets that are hot already."""
+        self.mark((w for w in wallet_ids if self.is_hot(w, now)), now)
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -155,37 +187,55 @@ class Database:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     counters: Counters = field(default_factory=Counters)
     wallet_queue: KeyedLocks = field(default_factory=KeyedLocks)
+    hot: HotWallets = field(default_factory=HotWallets)
 
     async def write(
         self,
         work: Callable[[AsyncConnection], Awaitable[T]],
         *,
         wallet_locks: Iterable[int] = (),
+        one_statement: bool = False,
     ) -> T:
         """Run ``work`` in one SERIALIZABLE transaction, retried as described in this module.
 
-        ``wallet_locks``: wallets whose concurrent writers should queue instead of aborting each
-        other. Session advisory locks are taken on them in ascending id order *before* the
-        transaction starts (a lock taken inside a SERIALIZABLE transaction comes after its
-        snapshot, too late to prevent the conflict), and released after it ends.
+        ``wallet_locks``: wallets (positive ids) and idempotency keys (negative ids) whose
+        concurrent writers should queue instead of aborting each other. They queue first in
+        this process, then, for idempotency keys and hot wallets (see ``HotWallets``), on
+        session advisory locks taken in ascending order *before* the transaction starts (a lock
+        taken inside a SERIALIZABLE transaction comes after its snapshot, too late to prevent
+        the conflict), and released after it ends.
+
+        ``one_statement``: ``work`` sends a single statement, which PostgreSQL runs as a
+        transaction of its own (SERIALIZABLE: the connections' default), without BEGIN and
+        COMMIT round trips. Work that finds nothing to change may send a second, read-only one.
         """
         locks = sorted(set(wallet_locks))
-        async with self.wallet_queue.hold(locks):
-            return await self._write(work, locks)
+        async with self.wallet_queue.hold(locks) as contended:
+            self.hot.keep(contended, asyncio.get_running_loop().time())
+            return await self._write(work, locks, one_statement)
 
-    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]], locks: list[int]) -> T:
+    async def _write(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], locks: list[int], one: bool
+    ) -> T:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self.policy.deadline
         attempt = 0
         while True:
             attempt += 1
             committing = False
+            gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
             try:
-                async with self.engine.connect() as conn, _wallet_gate(conn, locks):
-                    async with conn.begin():
-                        result = await work(conn)
-                        committing = True
-                    return result
+                async with self.engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    async with _gate(conn, gated):
+                        if one:
+                            committing = True  # the statement commits as it completes
+                            return await work(conn)
+                        await conn.execution_options(isolation_level="SERIALIZABLE")
+                        async with conn.begin():
+                            result = await work(conn)
+                            committing = True
+                        return result
             except Exception as exc:
                 fault = classify(exc)
                 if fault is None:
@@ -196,6 +246,8 @@ class Database:
                 if fault is Fault.BUSY:
                     self.counters.try_again += 1
                     raise TryAgain() from exc
+                if fault is Fault.RETRY:
+                    self.hot.mark((k for k in locks if k > 0), loop.time())
                 pause = self.policy.backoff(attempt)
                 if attempt >= self.policy.max_attempts or loop.time() + pause > give_up_at:
                     if fault is Fault.RETRY:
@@ -258,17 +310,19 @@ class Database:
 
 
 @asynccontextmanager
-async def _wallet_gate(conn: AsyncConnection, wallet_ids: list[int]) -> AsyncIterator[None]:
-    if not wallet_ids:
+async def _gate(conn: AsyncConnection, keys: list[int]) -> AsyncIterator[None]:
+    """Session advisory locks on ``keys`` (in the order given) around the block.
+
+    ``conn`` is in autocommit mode: the locks are taken before any transaction starts.
+    """
+    if not keys:
         yield
         return
-    await conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
         # One round trip. A volatile function in the select list is evaluated after ORDER BY,
         # so the locks are taken in the order given (ascending: no deadlock cycles).
-        await conn.execute(_LOCK_IN_ORDER, {"keys": wallet_ids})
+        await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
         await conn.commit()
-        await conn.execution_options(isolation_level="SERIALIZABLE")
         yield
     finally:
         # Also when only some of the locks were taken (say, a timeout on the second).
