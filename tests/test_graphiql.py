@@ -352,7 +352,7 @@ def browser_path() -> str:
 
 @pytest.mark.slow
 def test_graphiql_runs_create_client_in_a_browser_offline(
-    settings: Settings, graphiql_assets: Path, browser_path: str
+    settings: Settings, graphiql_assets: Path, browser_path: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with live_server(settings) as server, tempfile.TemporaryDirectory() as profile:
         token = server.token()
@@ -412,7 +412,8 @@ def test_graphiql_runs_create_client_in_a_browser_offline(
                 expect(result).to_contain_text('"login": "myLogin"')
                 shot = artifacts_dir() / "graphiql.png"
                 page.screenshot(path=str(shot))
-                print(f"GraphiQL screenshot: {shot}")
+                with capsys.disabled():
+                    print(f"\nGraphiQL screenshot: {shot}")
                 violations = page.evaluate("window.cspViolations")
             except (PlaywrightError, AssertionError) as exc:
                 page.screenshot(path=str(artifacts_dir() / "graphiql-failure.png"))
