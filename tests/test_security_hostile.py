@@ -145,8 +145,9 @@ def test_dependencies_are_past_known_advisories() -> None:
 
 
 def test_only_graphql_and_health_endpoints_are_exposed(app: Starlette) -> None:
+    # (and GraphiQL's files, a fixed list read at startup: see tests/test_graphiql.py)
     paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
-    assert paths == ["/graphql", "/healthz", "/readyz"]
+    assert paths == ["/graphiql/static/{path:path}", "/graphql", "/healthz", "/readyz"]
 
 
 async def test_request_errors_are_json(api: Api) -> None:

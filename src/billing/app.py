@@ -19,6 +19,7 @@ from billing.db.migrate import current_revision, migrations_head, run_alembic
 from billing.domain.transactions import Database, RetryPolicy, read_failure
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
+from billing.ide import graphiql_page
 from billing.logs import configure_logging
 from billing.middleware import BodySizeLimit, RequestIdMiddleware
 
@@ -85,12 +86,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ready", "schema": revision})
 
     view = BillingGraphQL(schema, ide=settings.introspection)
-    graphql = BearerAuth(view, view.render_graphql_ide if settings.introspection else None)
+    # GraphiQL (its page and files) is offered only where the schema is public.
+    ide = graphiql_page(settings.graphiql_assets) if settings.introspection else None
+    graphql = BearerAuth(view, ide.page if ide else None)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *(ide.routes() if ide else []),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

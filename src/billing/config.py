@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     introspection: bool = Field(
         default=True, description="Off: no introspection, no suggestions, no GraphiQL."
     )
+    graphiql_assets: str = Field(
+        default="auto",
+        description="GraphiQL's files: 'auto' (the installed copy, else a CDN), 'cdn', or a"
+        " directory holding them (see web/graphiql).",
+    )
     migrate_on_start: bool = True
     log_level: str = "INFO"
 
@@ -61,6 +66,17 @@ class Settings(BaseSettings):
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
         return to_async_url(value) if value else None
+
+    @field_validator("graphiql_assets")
+    @classmethod
+    def _assets_source(cls, value: str) -> str:
+        value = value.strip()
+        if value in {"auto", "cdn"}:
+            return value
+        directory = Path(value).expanduser()
+        if not directory.is_dir():
+            raise ValueError("must be 'auto', 'cdn' or an existing directory")
+        return str(directory.resolve())
 
 
 @lru_cache(maxsize=1)

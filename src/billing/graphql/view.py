@@ -1,4 +1,4 @@
-"""The HTTP view: exact JSON decoding, the typed context, and the GraphiQL page."""
+"""The HTTP view: exact JSON decoding and the typed context (GraphiQL: billing.ide)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -16,21 +16,6 @@ from billing.graphql.context import Context
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema
 from billing.middleware import json_error
-
-# GraphiQL takes the token from the URL fragment (#token=...), which browsers never send to the
-# server, pre-fills the Authorization header with it, and never writes it into the address.
-_HEADERS_FROM_FRAGMENT = """
-      if (window.location.hash.startsWith("#token=")) {
-        const token = decodeURIComponent(window.location.hash.slice("#token=".length));
-        parameters.headers = JSON.stringify({ Authorization: "Bearer " + token }, null, 2);
-        history.replaceState(null, null, window.location.pathname + window.location.search);
-      }
-      const fetchURL = window.location.href.split("?")[0];"""
-IDE_PATCHES = [
-    ('\n      const fetchURL = window.location.href.split("?")[0];', _HEADERS_FROM_FRAGMENT),
-    ("return Boolean(parameters[key]);", 'return key !== "headers" && Boolean(parameters[key]);'),
-]
-
 
 # A \uD800-\uDFFF escape may encode a lone surrogate, which cannot be encoded as UTF-8 later.
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -70,14 +55,6 @@ class BillingGraphQL(GraphQL[Context, None]):
             except UnicodeEncodeError as exc:
                 raise HTTPException(400, "The request body contains invalid Unicode") from exc
         return decoded
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        for anchor, replacement in IDE_PATCHES:
-            if anchor not in html:  # pragma: no cover - a test pins the template
-                raise RuntimeError("unexpected GraphiQL template")
-            html = html.replace(anchor, replacement, 1)
-        return HTMLResponse(html)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
