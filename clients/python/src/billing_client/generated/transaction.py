@@ -1,0 +1,50 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Optional
+from uuid import UUID
+
+from pydantic import BeforeValidator, Field
+
+from billing_client.scalars import (
+    parse_datetime,
+    parse_money,
+    parse_uuid,
+)
+
+from .base_model import BaseModel
+from .enums import OperationKind, TransactionKind
+
+
+class Transaction(BaseModel):
+    transaction: Optional["TransactionTransaction"]
+
+
+class TransactionTransaction(BaseModel):
+    number: Annotated[UUID, BeforeValidator(parse_uuid)]
+    kind: TransactionKind
+    amount: Annotated[Decimal, BeforeValidator(parse_money)]
+    reference: Optional[str]
+    created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="createdAt"
+    )
+    legs: list["TransactionTransactionLegs"]
+
+
+class TransactionTransactionLegs(BaseModel):
+    id: str
+    kind: OperationKind
+    amount: Annotated[Decimal, BeforeValidator(parse_money)]
+    balance_after: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
+        alias="balanceAfter"
+    )
+    wallet: "TransactionTransactionLegsWallet"
+    counterparty_wallet_id: Optional[str] = Field(alias="counterpartyWalletId")
+
+
+class TransactionTransactionLegsWallet(BaseModel):
+    id: str
+
+
+Transaction.model_rebuild()
+TransactionTransaction.model_rebuild()
+TransactionTransactionLegs.model_rebuild()

@@ -1,0 +1,58 @@
+"""The API's custom scalars as Python values: Money is Decimal, DateTime is datetime, UUID is UUID.
+
+Money travels as a string in both directions, so no amount ever passes through a float. The
+``serialize_*`` functions also receive the generated client's "not given" marker and ``None``
+for optional variables; those pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+from uuid import UUID
+
+Absent = TypeVar("Absent")
+
+
+def serialize_money(value: Decimal | Absent) -> str | Absent:
+    """A Decimal as the plain string the API accepts ("0.10", never "1E+1").
+
+    The amount is sent as it is, not rounded: one with more than two decimal places is
+    refused by the API with a typed ``InvalidInput`` rather than silently changed here.
+    """
+    if isinstance(value, float):
+        raise TypeError("Money must be a Decimal, not a float (a float is not exact)")
+    if not isinstance(value, Decimal):
+        return value
+    if not value.is_finite():
+        raise ValueError(f"Money must be finite, not {value}")
+    return format(value, "f")
+
+
+def parse_money(value: object) -> Decimal:
+    """The API's money string ("1001.50") as an exact Decimal."""
+    if not isinstance(value, str):
+        raise TypeError(f"Money arrives as a string, not {type(value).__name__}")
+    return Decimal(value)
+
+
+def serialize_datetime(value: datetime | Absent) -> str | Absent:
+    """ISO 8601; the API takes a datetime without an offset as UTC."""
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"DateTime arrives as a string, not {type(value).__name__}")
+    return datetime.fromisoformat(value)
+
+
+def serialize_uuid(value: UUID | Absent) -> str | Absent:
+    return str(value) if isinstance(value, UUID) else value
+
+
+def parse_uuid(value: object) -> UUID:
+    if not isinstance(value, str):
+        raise TypeError(f"UUID arrives as a string, not {type(value).__name__}")
+    return UUID(value)

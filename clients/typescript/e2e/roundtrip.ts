@@ -1,0 +1,162 @@
+// End-to-end check of the generated documents against a running service (the test suite starts
+// one and runs this compiled with tsc). Reads BILLING_URL, BILLING_TOKEN and BILLING_FULL_WALLET_ID
+// (a wallet holding 999999999999999999.69), asserts exact decimal strings, and prints what it saw
+// as JSON for the caller to check as well.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { execute, RequestFailed, type Endpoint } from "../src/execute.js";
+import {
+  BalanceAtDocument,
+  CreateClientDocument,
+  LedgerSummaryDocument,
+  ResupplyDocument,
+  TransactionDocument,
+  TransferDocument,
+  WalletDocument,
+} from "../src/generated/graphql.js";
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === "") throw new Error(`${name} is not set`);
+  return value;
+}
+
+const api: Endpoint = {
+  url: required("BILLING_URL"),
+  headers: { Authorization: `Bearer ${required("BILLING_TOKEN")}` },
+};
+const fullWalletId = required("BILLING_FULL_WALLET_ID");
+
+async function newWallet(login: string): Promise<string> {
+  const { createClient } = await execute(api, CreateClientDocument, { login, name: "TS client" });
+  assert.equal(createClient.__typename, "CreateClientSuccess");
+  if (createClient.__typename !== "CreateClientSuccess") throw new Error("unreachable");
+  assert.equal(createClient.wallet.balance, "0.00");
+  return createClient.wallet.id;
+}
+
+async function resupply(walletId: string, amount: string, reference?: string) {
+  const { resupply } = await execute(api, ResupplyDocument, {
+    walletId,
+    amount,
+    reference: reference ?? null,
+  });
+  return resupply;
+}
+
+const seen: Record<string, unknown> = {};
+const suffix = randomUUID().slice(0, 8);
+const payer = await newWallet(`ts-payer-${suffix}`);
+const payee = await newWallet(`ts-payee-${suffix}`);
+
+// 0.10 + 0.20 is exactly 0.30 (in binary floating point it is not).
+const first = await resupply(payer, "0.10");
+assert.equal(first.__typename, "ResupplySuccess");
+const second = await resupply(payer, "0.20", "ts-order-1");
+if (second.__typename !== "ResupplySuccess") throw new Error(`resupply: ${second.__typename}`);
+assert.equal(second.walletBalance, "0.30");
+assert.equal(second.amount, "0.20");
+assert.equal(second.reference, "ts-order-1");
+seen.afterResupplies = second.walletBalance;
+
+// A transfer with an idempotency key, sent twice: the second answer is the first, replayed.
+const key = randomUUID();
+const transferVariables = {
+  walletFromId: payer,
+  walletToId: payee,
+  amount: "0.30",
+  reference: "ts-order-2",
+  idempotencyKey: key,
+};
+const moved = (await execute(api, TransferDocument, transferVariables)).transfer;
+if (moved.__typename !== "TransferSuccess") throw new Error(`transfer: ${moved.__typename}`);
+assert.equal(moved.walletFromBalance, "0.00");
+assert.equal(moved.walletToBalance, "0.30");
+assert.equal(moved.replayed, false);
+const again = (await execute(api, TransferDocument, transferVariables)).transfer;
+if (again.__typename !== "TransferSuccess") throw new Error(`replay: ${again.__typename}`);
+assert.equal(again.replayed, true);
+assert.equal(again.transactionNumber, moved.transactionNumber);
+seen.transfer = {
+  walletFromBalance: moved.walletFromBalance,
+  walletToBalance: moved.walletToBalance,
+  transactionNumber: moved.transactionNumber,
+};
+
+// A typed error: the payer is empty now.
+const refused = (await execute(api, TransferDocument, { ...transferVariables, idempotencyKey: null }))
+  .transfer;
+if (refused.__typename !== "InsufficientFunds") throw new Error(`refused: ${refused.__typename}`);
+assert.equal(refused.code, "INSUFFICIENT_FUNDS");
+assert.equal(refused.balance, "0.00");
+assert.equal(refused.requested, "0.30");
+seen.insufficientFunds = { code: refused.code, balance: refused.balance, requested: refused.requested };
+
+// Beyond what a double holds exactly: a cent under the largest amount, and the largest balance.
+const big = await resupply(payee, "999999999999999.99");
+if (big.__typename !== "ResupplySuccess") throw new Error(`big: ${big.__typename}`);
+assert.equal(big.walletBalance, "1000000000000000.29");
+const full = await resupply(fullWalletId, "0.30");
+if (full.__typename !== "ResupplySuccess") throw new Error(`full: ${full.__typename}`);
+assert.equal(full.walletBalance, "999999999999999999.99");
+const over = await resupply(fullWalletId, "0.01");
+if (over.__typename !== "BalanceLimitExceeded") throw new Error(`over: ${over.__typename}`);
+assert.equal(over.limit, "999999999999999999.99");
+const down = (await execute(api, TransferDocument, {
+  walletFromId: fullWalletId,
+  walletToId: payer,
+  amount: "0.99",
+})).transfer;
+if (down.__typename !== "TransferSuccess") throw new Error(`down: ${down.__typename}`);
+assert.equal(down.walletFromBalance, "999999999999999999.00");
+seen.large = {
+  payeeBalance: big.walletBalance,
+  fullBalance: full.walletBalance,
+  limit: over.limit,
+  afterTransfer: down.walletFromBalance,
+};
+
+// Reads: the payee's history page, one transaction, a past balance, the ledger's totals.
+const wallet = (await execute(api, WalletDocument, { id: payee, first: 10 })).wallet;
+assert.ok(wallet);
+assert.equal(wallet.balance, "1000000000000000.29");
+assert.deepEqual(
+  wallet.operations.edges.map((edge) => [edge.node.kind, edge.node.amount, edge.node.balanceAfter]),
+  [
+    ["RESUPPLY", "999999999999999.99", "1000000000000000.29"],
+    ["TRANSFER_IN", "0.30", "0.30"],
+  ],
+);
+const transaction = (await execute(api, TransactionDocument, { number: moved.transactionNumber }))
+  .transaction;
+assert.ok(transaction);
+assert.equal(transaction.kind, "TRANSFER");
+assert.deepEqual(
+  transaction.legs.map((leg) => [leg.wallet.id, leg.amount]).sort(),
+  [
+    [payee, "0.30"],
+    [payer, "-0.30"],
+  ].sort(),
+);
+const past = (await execute(api, BalanceAtDocument, { id: payer, time: "2000-01-01T00:00:00Z" }))
+  .wallet;
+assert.ok(past);
+assert.equal(past.balanceAt, null);
+const { ledgerSummary } = await execute(api, LedgerSummaryDocument);
+assert.ok(ledgerSummary);
+seen.walletBalance = wallet.balance;
+seen.totalBalance = ledgerSummary.totalBalance;
+
+// Without a valid token the whole request is refused.
+try {
+  await execute({ url: api.url }, LedgerSummaryDocument);
+  assert.fail("a request without a token was answered");
+} catch (error) {
+  assert.ok(error instanceof RequestFailed);
+  assert.equal(error.status, 401);
+  assert.equal(error.errors[0]?.extensions?.code, "UNAUTHENTICATED");
+  seen.unauthenticated = error.status;
+}
+
+process.stdout.write(`${JSON.stringify(seen)}\n`);

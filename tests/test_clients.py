@@ -1,0 +1,456 @@
+"""The typed clients in clients/: committed output matches a fresh generation, and both clients
+work against the real service on a real socket, with money exact to the cent.
+
+The generators (ariadne-codegen in its own virtualenv, GraphQL Code Generator and tsc from npm)
+are installed inside the clone by ``clients/regenerate --tools``, once, and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from billing.config import Settings
+from billing_client import (
+    BillingClient,
+    CreateClientCreateClientCreateClientSuccess,
+    ErrorCode,
+    GraphQLClientHttpError,
+    OperationKind,
+    ResupplyResupplyBalanceLimitExceeded,
+    ResupplyResupplyInvalidInput,
+    ResupplyResupplyPermissionDenied,
+    ResupplyResupplyResupplySuccess,
+    TransactionKind,
+    TransferTransferInsufficientFunds,
+    TransferTransferTransferSuccess,
+)
+from billing_client.generated.base_model import UNSET
+from billing_client.scalars import parse_money, serialize_datetime, serialize_money
+from reliability.live_server import LiveServer, live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = ROOT / "clients"
+REGENERATE = CLIENTS / "regenerate"
+TYPESCRIPT = CLIENTS / "typescript"
+LARGEST = Decimal("999999999999999999.99")  # the most a wallet may hold
+
+pytestmark = pytest.mark.slow
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment with this interpreter's scripts (``billing``, ``python3``) first."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def run(
+    *command: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=tool_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def codegen_tools() -> None:
+    """ariadne-codegen, GraphQL Code Generator and tsc, installed inside the clone."""
+    done = run(REGENERATE, "--tools")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    with live_server(settings) as live:
+        yield live
+
+
+# --- the committed output is what the generators produce -------------------------------------
+
+
+@pytest.mark.usefixtures("codegen_tools")
+def test_committed_clients_are_what_the_schema_and_documents_generate() -> None:
+    # when: both clients are generated afresh from the committed schema and documents
+    done = run(REGENERATE, "--check")
+    # then: byte for byte what is committed, and the TypeScript compiles
+    assert done.returncode == 0, (
+        f"{done.stdout}\n{done.stderr}\nrun clients/regenerate and commit the result"
+    )
+
+
+@pytest.mark.usefixtures("codegen_tools")
+def test_a_changed_document_makes_the_check_fail_until_regenerated(tmp_path: Path) -> None:
+    # given: a copy of the clone's inputs and output, sharing the installed generators
+    copy = tmp_path / "repo"
+    shutil.copytree(
+        CLIENTS,
+        copy / "clients",
+        ignore=shutil.ignore_patterns("node_modules", ".codegen-venv", "__pycache__"),
+    )
+    shutil.copy(ROOT / "schema.graphql", copy / "schema.graphql")
+    (copy / "clients/typescript/node_modules").symlink_to(TYPESCRIPT / "node_modules")
+    shared = {"CODEGEN_VENV": str(CLIENTS / ".codegen-venv")}
+    document = copy / "clients/operations/LedgerSummary.graphql"
+    document.write_text(document.read_text().replace("    wallets\n", ""), encoding="utf-8")
+
+    # when / then: the check names both stale outputs
+    stale = run(copy / "clients/regenerate", "--check", env=shared)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "ledger_summary.py" in stale.stdout
+    assert "graphql.ts" in stale.stdout
+    assert "run clients/regenerate" in stale.stderr
+
+    # when: regenerated in place
+    written = run(copy / "clients/regenerate", env=shared)
+    assert written.returncode == 0, written.stdout + written.stderr
+
+    # then: the output follows the document, and a second generation is byte-identical
+    python = (copy / "clients/python/src/billing_client/generated/ledger_summary.py").read_text()
+    assert "total_balance" in python
+    assert "wallets:" not in python
+    again = run(copy / "clients/regenerate", "--check", env=shared)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (copy / "schema.graphql").read_text() == (ROOT / "schema.graphql").read_text()
+
+
+def test_the_python_client_builds_as_its_own_typed_package(tmp_path: Path) -> None:
+    # given: a copy of clients/python (building writes into the source tree)
+    source = tmp_path / "source"
+    shutil.copytree(
+        CLIENTS / "python",
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    # when: it is built into a wheel on its own
+    done = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path, source)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    # then: the wheel holds the hand-written modules, the generated ones and the type marker
+    (wheel,) = tmp_path.glob("billing_client-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("__init__.py", "scalars.py", "py.typed", "generated/api_client.py"):
+        assert f"billing_client/{name}" in names, sorted(names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "Name: billing-client" in text
+    assert re.search(r"^Requires-Dist: pydantic", text, re.MULTILINE)
+
+
+# --- the Python client against the live service ----------------------------------------------
+
+
+def test_money_travels_as_plain_decimal_strings_and_never_as_a_float() -> None:
+    assert serialize_money(Decimal("0.10")) == "0.10"
+    assert serialize_money(Decimal("1E+3")) == "1000"  # never exponent notation
+    assert serialize_money(LARGEST) == "999999999999999999.99"
+    assert serialize_money(UNSET) is UNSET  # optional variables that were not given
+    assert serialize_money(None) is None
+    with pytest.raises(TypeError, match="float"):
+        serialize_money(0.1)
+    with pytest.raises(ValueError, match="finite"):
+        serialize_money(Decimal("NaN"))
+    assert parse_money("999999999999999999.99") == LARGEST
+    with pytest.raises(TypeError, match="string"):
+        parse_money(0.3)
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert serialize_datetime(moment) == "2026-01-02T03:04:05+00:00"
+
+
+async def new_wallet(api: BillingClient, login: str) -> tuple[str, str]:
+    """Create a client; return (client id, wallet id)."""
+    created = (await api.create_client(login=login, name=f"Client {login}")).create_client
+    assert isinstance(created, CreateClientCreateClientCreateClientSuccess), created
+    assert created.wallet.balance == Decimal("0.00")
+    return created.client.id, created.wallet.id
+
+
+async def test_python_client_moves_exact_money_through_all_three_mutations(
+    server: LiveServer, sql: asyncpg.Connection
+) -> None:
+    async with BillingClient(server.url, headers=bearer(server.token())) as api:
+        # given: two clients, the first created with an idempotency key and then replayed
+        key = str(uuid.uuid4())
+        first = (await api.create_client("py-payer", "Payer", idempotency_key=key)).create_client
+        replay = (await api.create_client("py-payer", "Payer", idempotency_key=key)).create_client
+        assert isinstance(first, CreateClientCreateClientCreateClientSuccess)
+        assert isinstance(replay, CreateClientCreateClientCreateClientSuccess)
+        assert (first.replayed, replay.replayed) == (False, True)
+        assert replay.client.id == first.client.id
+        payer = first.wallet.id
+        _, payee = await new_wallet(api, "py-payee")
+
+        # when: 0.10 and then 0.20 are credited (0.1 + 0.2 != 0.3 in binary floating point)
+        await api.resupply(payer, Decimal("0.10"))
+        second = (await api.resupply(payer, Decimal("0.20"), reference="py-1")).resupply
+
+        # then: exactly 0.30
+        assert isinstance(second, ResupplyResupplyResupplySuccess)
+        assert second.wallet_balance == Decimal("0.30")
+        assert str(second.wallet_balance) == "0.30"
+        assert (second.amount, second.reference, second.replayed) == (
+            Decimal("0.20"),
+            "py-1",
+            False,
+        )
+
+        # when: all of it moves to the payee, with a reference and an idempotency key
+        moved = (
+            await api.transfer(
+                payer, payee, Decimal("0.30"), reference="py-2", idempotency_key=str(uuid.uuid4())
+            )
+        ).transfer
+        # then
+        assert isinstance(moved, TransferTransferTransferSuccess)
+        assert (moved.wallet_from_balance, moved.wallet_to_balance) == (
+            Decimal("0.00"),
+            Decimal("0.30"),
+        )
+        assert isinstance(moved.transaction_number, uuid.UUID)
+
+        # when: the same again, from the now empty wallet
+        refused = (await api.transfer(payer, payee, Decimal("0.30"))).transfer
+        # then: a typed error with exact amounts
+        assert isinstance(refused, TransferTransferInsufficientFunds)
+        assert refused.code is ErrorCode.INSUFFICIENT_FUNDS
+        assert (refused.wallet_id, refused.balance, refused.requested) == (
+            payer,
+            Decimal("0.00"),
+            Decimal("0.30"),
+        )
+        assert "0.30" in refused.message
+
+        # when: amounts beyond what a double holds exactly
+        big = (await api.resupply(payee, Decimal("999999999999999.99"))).resupply
+        assert isinstance(big, ResupplyResupplyResupplySuccess)
+        assert big.wallet_balance == Decimal("1000000000000000.29")
+
+        # given: a wallet 0.30 short of the largest balance (arranged in SQL: it would take a
+        # thousand resupplies of the largest amount)
+        _, full = await new_wallet(api, "py-full")
+        await sql.execute(
+            "UPDATE wallets SET balance = $1 WHERE id = $2", LARGEST - Decimal("0.30"), int(full)
+        )
+        topped = (await api.resupply(full, Decimal("0.30"))).resupply
+        over = (await api.resupply(full, Decimal("0.01"))).resupply
+        down = (await api.transfer(full, payer, Decimal("0.99"))).transfer
+        # then: exact to the last cent
+        assert isinstance(topped, ResupplyResupplyResupplySuccess)
+        assert topped.wallet_balance == LARGEST
+        assert isinstance(over, ResupplyResupplyBalanceLimitExceeded)
+        assert (over.code, over.limit) == (ErrorCode.BALANCE_LIMIT_EXCEEDED, LARGEST)
+        assert isinstance(down, TransferTransferTransferSuccess)
+        assert down.wallet_from_balance == Decimal("999999999999999999.00")
+
+        # and: an amount with too many decimals is refused by the API, not rounded
+        rounded = (await api.resupply(payer, Decimal("0.001"))).resupply
+        assert isinstance(rounded, ResupplyResupplyInvalidInput)
+        assert rounded.field == "amount"
+
+    # and: the database holds what the client was told
+    balances = dict(await sql.fetch("SELECT id::text, balance FROM wallets"))
+    assert balances == {
+        payer: Decimal("0.99"),
+        payee: Decimal("1000000000000000.29"),
+        full: Decimal("999999999999999999.00"),
+    }
+
+
+async def test_python_client_reads_typed_history_and_snapshots(server: LiveServer) -> None:
+    async with BillingClient(server.url, headers=bearer(server.token())) as api:
+        # given: a resupply and a transfer
+        owner, payer = await new_wallet(api, "py-reader")
+        _, payee = await new_wallet(api, "py-other")
+        await api.resupply(payer, Decimal("10.05"), reference="in")
+        moved = (await api.transfer(payer, payee, Decimal("0.05"), reference="out")).transfer
+        assert isinstance(moved, TransferTransferTransferSuccess)
+        after = datetime.now(UTC)
+
+        # when / then: the wallet with its history, newest first, in Python types
+        wallet = (await api.wallet(payer, first=10)).wallet
+        assert wallet is not None
+        assert wallet.balance == Decimal("10.00")
+        assert wallet.client.id == owner
+        nodes = [edge.node for edge in wallet.operations.edges]
+        assert [(n.kind, n.amount, n.balance_after, n.reference) for n in nodes] == [
+            (OperationKind.TRANSFER_OUT, Decimal("-0.05"), Decimal("10.00"), "out"),
+            (OperationKind.RESUPPLY, Decimal("10.05"), Decimal("10.05"), "in"),
+        ]
+        assert nodes[0].transaction_number == moved.transaction_number
+        assert nodes[0].counterparty_wallet_id == payee
+        assert all(n.created_at.tzinfo is not None and n.created_at <= after for n in nodes)
+        assert wallet.operations.page_info.has_next_page is False
+
+        # a page of one, then the next one after its cursor
+        page = (await api.wallet(payer, first=1)).wallet
+        assert page is not None
+        assert page.operations.page_info.has_next_page is True
+        rest = (await api.wallet(payer, first=1, after=page.operations.page_info.end_cursor)).wallet
+        assert rest is not None
+        assert [e.node.kind for e in rest.operations.edges] == [OperationKind.RESUPPLY]
+
+        transaction = (await api.transaction(moved.transaction_number)).transaction
+        assert transaction is not None
+        assert (transaction.kind, transaction.amount) == (TransactionKind.TRANSFER, Decimal("0.05"))
+        assert sorted((leg.wallet.id, leg.amount) for leg in transaction.legs) == sorted(
+            [(payer, Decimal("-0.05")), (payee, Decimal("0.05"))]
+        )
+
+        then = (await api.balance_at(payer, datetime(2000, 1, 1, tzinfo=UTC))).wallet
+        now = (await api.balance_at(payer, after)).wallet
+        assert then is not None
+        assert then.balance_at is None
+        assert now is not None
+        assert now.balance_at == Decimal("10.00")
+
+        client = (await api.client(owner)).client
+        assert client is not None
+        assert [(w.id, w.balance) for w in client.wallets] == [(payer, Decimal("10.00"))]
+        wallets = (await api.wallets([payee, "999999", payer])).wallets
+        assert [w.balance if w else None for w in wallets] == [
+            Decimal("0.05"),
+            None,
+            Decimal("10.00"),
+        ]
+        summary = (await api.ledger_summary()).ledger_summary
+        assert summary is not None
+        assert (summary.wallets, summary.total_balance, summary.total_resupplied) == (
+            2,
+            Decimal("10.05"),
+            Decimal("10.05"),
+        )
+        assert (await api.client("999999")).client is None
+
+
+async def test_python_client_sends_its_headers_and_gets_typed_refusals(server: LiveServer) -> None:
+    async with BillingClient(server.url, headers=bearer(server.token())) as operator:
+        client_id, wallet = await new_wallet(operator, "py-limited")
+    # given: a client token, which may not resupply
+    async with BillingClient(server.url, headers=bearer(server.token(int(client_id)))) as own:
+        # when / then: a typed refusal, and the wallet is unchanged
+        denied = (await own.resupply(wallet, Decimal("1.00"))).resupply
+        assert isinstance(denied, ResupplyResupplyPermissionDenied)
+        assert (denied.code, denied.operation) == (ErrorCode.PERMISSION_DENIED, "resupply")
+        seen = (await own.wallet(wallet)).wallet
+        assert seen is not None
+        assert seen.balance == Decimal("0.00")
+    # given: no valid token
+    async with BillingClient(server.url, headers=bearer("bk_not-a-token")) as stranger:
+        # when / then: the whole request is refused over HTTP
+        with pytest.raises(GraphQLClientHttpError) as refused:
+            await stranger.ledger_summary()
+        assert refused.value.status_code == 401
+
+
+def test_the_readme_python_example_runs_as_printed(server: LiveServer) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Typed clients", 1)[1].split("\n## ", 1)[0]
+    (example,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    done = subprocess.run(
+        [sys.executable, "-c", example],
+        env=tool_env(
+            BILLING_URL=server.url,
+            BILLING_TOKEN=server.token(),
+            PYTHONPATH=str(CLIENTS / "python" / "src"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Bob holds 0.30\n"
+
+
+# --- the TypeScript documents against the live service ---------------------------------------
+
+
+@pytest.mark.usefixtures("codegen_tools")
+def test_typescript_documents_move_exact_money_against_the_live_service(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    # given: the end-to-end script compiled to JavaScript, and a wallet 0.30 short of the largest
+    # balance (arranged in SQL, as above)
+    compiled = run(TYPESCRIPT / "node_modules/.bin/tsc", "--outDir", tmp_path, cwd=TYPESCRIPT)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    (tmp_path / "package.json").write_text('{"type": "module"}\n', encoding="utf-8")
+    token = server.token()
+
+    async def arrange_full_wallet() -> str:
+        from sqlalchemy import text
+
+        async with server.app.state.db.engine.begin() as conn:
+            client = await conn.execute(
+                text("INSERT INTO clients (login, name) VALUES ('ts-full', 'Full') RETURNING id")
+            )
+            wallet = await conn.execute(
+                text("INSERT INTO wallets (client_id, balance) VALUES (:c, :b) RETURNING id"),
+                {"c": client.scalar_one(), "b": LARGEST - Decimal("0.30")},
+            )
+            return str(wallet.scalar_one())
+
+    full = server.run(arrange_full_wallet())
+
+    # when: the script runs with Node against the service
+    done = run(
+        "node",
+        tmp_path / "e2e" / "roundtrip.js",
+        env={"BILLING_URL": server.url, "BILLING_TOKEN": token, "BILLING_FULL_WALLET_ID": full},
+    )
+
+    # then: its own assertions passed, and what it saw is exact to the cent
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["afterResupplies"] == "0.30"
+    assert seen["transfer"]["walletFromBalance"] == "0.00"
+    assert seen["transfer"]["walletToBalance"] == "0.30"
+    uuid.UUID(seen["transfer"]["transactionNumber"])
+    assert seen["insufficientFunds"] == {
+        "code": "INSUFFICIENT_FUNDS",
+        "balance": "0.00",
+        "requested": "0.30",
+    }
+    assert seen["large"] == {
+        "payeeBalance": "1000000000000000.29",
+        "fullBalance": "999999999999999999.99",
+        "limit": "999999999999999999.99",
+        "afterTransfer": "999999999999999999.00",
+    }
+    assert seen["walletBalance"] == "1000000000000000.29"
+    assert seen["unauthenticated"] == 401
+
+    # and: the ledger agrees (read with the service's own handle, not through the script)
+    async def balances() -> dict[str, Decimal]:
+        from sqlalchemy import text
+
+        async with server.app.state.db.engine.connect() as conn:
+            rows = await conn.execute(text("SELECT id::text, balance FROM wallets ORDER BY id"))
+            return {row[0]: row[1] for row in rows}
+
+    held = server.run(balances())
+    assert held[full] == Decimal("999999999999999999.00")
+    assert sum(held.values()) == Decimal(seen["totalBalance"])
