@@ -267,7 +267,9 @@ async def test_resupply_refuses_invalid_fields(
 async def test_create_client_refuses_invalid_fields(
     api: Api, sql: asyncpg.Connection, body: dict[str, Any], field: str
 ) -> None:
+    # when
     response = await post(api.http, "/clients", body)
+    # then: 422 naming the field, no client
     assert assert_error(response, 422, "INVALID_INPUT")["field"] == field
     assert await ledger(sql) == (0, 0, 0, 0)
 
@@ -346,7 +348,9 @@ async def test_login_taken(api: Api, sql: asyncpg.Connection) -> None:
 async def test_bodies_that_are_not_a_json_object_get_400(
     api: Api, sql: asyncpg.Connection, body: bytes, message: str
 ) -> None:
+    # when
     response = await api.http.post("/clients", content=body, headers=JSON)
+    # then: 400 saying what is wrong, nothing written
     assert message in assert_error(response, 400, "BAD_REQUEST")["message"]
     assert await ledger(sql) == (0, 0, 0, 0)
 
@@ -373,10 +377,12 @@ async def test_bodies_must_be_sent_as_json(
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 async def test_only_post_is_allowed(app: Starlette, method: str) -> None:
+    # when: another method, even from a browser asking for a page (and without a token)
     async with api_for(app, None) as anonymous:
         response = await anonymous.http.request(
             method, "/transfers", headers={"Accept": "text/html"}
         )
+    # then
     assert_error(response, 405, "METHOD_NOT_ALLOWED")
     assert response.headers["allow"] == "POST"
 
@@ -384,9 +390,11 @@ async def test_only_post_is_allowed(app: Starlette, method: str) -> None:
 async def test_too_large_bodies_get_413_in_the_rest_shape(
     settings: Settings, sql: asyncpg.Connection
 ) -> None:
+    # given: a service that takes bodies up to 1000 bytes
     async with custom_api(settings, max_body_bytes=1000) as (_, api):
-        body = {"login": "big", "name": "x" * 2000}
-        response = await post(api.http, "/clients", body)
+        # when
+        response = await post(api.http, "/clients", {"login": "big", "name": "x" * 2000})
+        # then
         assert_error(response, 413, "REQUEST_TOO_LARGE")
         # and /graphql keeps its own error shape
         graphql = await api.http.post("/graphql", json={"query": "{ __typename }" + " " * 2000})
@@ -519,9 +527,12 @@ def test_every_graphql_error_code_has_a_rest_mapping() -> None:
 async def test_requests_without_a_valid_token_get_401(
     app: Starlette, sql: asyncpg.Connection, authorization: str | None, path: str
 ) -> None:
+    # given
     headers = {} if authorization is None else {"Authorization": authorization}
+    # when
     async with api_for(app, None) as anonymous:
         response = await post(anonymous.http, path, {"login": "nobody", "name": "N"}, **headers)
+    # then: refused before anything is read or written
     assert_error(response, 401, "UNAUTHENTICATED")
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert await ledger(sql) == (0, 0, 0, 0)
@@ -573,7 +584,7 @@ async def test_a_retry_with_the_same_key_is_replayed(api: Api, sql: asyncpg.Conn
     target = await new_wallet(api, "shop")
     body = {"walletFromId": source, "walletToId": target, "amount": 2.5}
     key = str(uuid.uuid4())
-    # when: the same transfer twice with one key, then an unrelated transfer in between checks
+    # when: the same transfer twice with one key
     first = await post(api.http, "/transfers", body, **{"Idempotency-Key": key})
     second = await post(api.http, "/transfers", body, **{"Idempotency-Key": key})
     # then: performed once; the retry answers the first result, marked as a replay
@@ -665,11 +676,14 @@ async def test_keys_are_shared_with_graphql(api: Api, sql: asyncpg.Connection) -
 async def test_malformed_keys_are_invalid(
     api: Api, sql: asyncpg.Connection, headers: list[tuple[str, str]]
 ) -> None:
+    # given
     await new_wallet(api, "keyed")
     before = await ledger(sql)
+    # when
     response = await api.http.post(
         "/resupplies", content=b'{"walletId": 1, "amount": 1}', headers=[*JSON.items(), *headers]
     )
+    # then
     assert assert_error(response, 422, "INVALID_INPUT")["field"] == "Idempotency-Key"
     assert await ledger(sql) == before
 
@@ -736,6 +750,7 @@ def test_openapi_json_is_committed_and_current() -> None:
 
 
 async def test_openapi_description_follows_the_introspection_setting(settings: Settings) -> None:
+    # given: a service with introspection off; when / then: no description, working endpoints
     async with custom_api(settings, introspection=False) as (_, api):
         assert (await api.http.get("/openapi.json")).status_code == 404
         # while the endpoints themselves keep working

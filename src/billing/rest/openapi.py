@@ -68,7 +68,7 @@ def _error(code: str, description: str, **extra: Schema) -> Schema:
         "description": description,
         "required": ["code", "message", *extra],
         "properties": {
-            "code": {"const": code},
+            "code": {"type": "string", "const": code},
             "message": {"type": "string", "description": "A human-readable explanation."},
             **extra,
         },
@@ -234,6 +234,7 @@ SCHEMAS: dict[str, Schema] = {
 HEADERS: dict[str, Schema] = {
     "RequestId": {
         "description": "The request's id (yours, if you sent a well-formed X-Request-ID).",
+        "required": True,
         "schema": {"type": "string"},
     },
     "Replayed": {
@@ -243,6 +244,7 @@ HEADERS: dict[str, Schema] = {
     },
     "RetryAfter": {
         "description": "Seconds to wait before retrying.",
+        "required": True,
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "WWWAuthenticate": {"description": "`Bearer`.", "schema": {"type": "string"}},
@@ -263,6 +265,7 @@ def _errors(description: str, *names: str, **headers: Schema) -> Schema:
 
 
 def _operation(
+    operation_id: str,
     summary: str,
     description: str,
     request: str,
@@ -307,6 +310,7 @@ def _operation(
         "504": _errors("The outcome is unknown.", "OutcomeUnknown"),
     }
     return {
+        "operationId": operation_id,
         "summary": summary,
         "description": description,
         "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
@@ -339,6 +343,7 @@ def document() -> dict[str, Any]:
         "paths": {
             "/clients": {
                 "post": _operation(
+                    "createClient",
                     "Create a client with its first wallet",
                     "Operators only. Atomic: the client and a wallet with balance 0.",
                     "CreateClientRequest",
@@ -349,6 +354,7 @@ def document() -> dict[str, Any]:
             },
             "/resupplies": {
                 "post": _operation(
+                    "resupply",
                     "Credit money to a wallet",
                     "Operators only.",
                     "ResupplyRequest",
@@ -359,6 +365,7 @@ def document() -> dict[str, Any]:
             },
             "/transfers": {
                 "post": _operation(
+                    "transfer",
                     "Move money between two wallets",
                     "A client token may pay only from its own wallets, to any existing wallet.",
                     "TransferRequest",
