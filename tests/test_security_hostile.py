@@ -144,9 +144,10 @@ def test_dependencies_are_past_known_advisories() -> None:
         assert parts(version(package)) >= parts(floor), package
 
 
-def test_only_graphql_and_health_endpoints_are_exposed(app: Starlette) -> None:
+def test_only_graphql_rest_and_health_endpoints_are_exposed(app: Starlette) -> None:
     paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
-    assert paths == ["/graphql", "/healthz", "/readyz"]
+    rest = ["/clients", "/openapi.json", "/resupplies", "/transfers"]  # the REST adapter
+    assert paths == sorted(["/graphql", "/healthz", "/readyz", *rest])
 
 
 async def test_request_errors_are_json(api: Api) -> None:
