@@ -338,6 +338,42 @@ async def test_connection_lost_during_commit_is_reported_as_unknown(
     assert await fault_api.balance(wallet) == "7.00"
 
 
+async def test_rest_connection_lost_during_commit_is_504_outcome_unknown(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given: as above, over the REST adapter, with an idempotency key
+    _, wallet = await fault_api.create_client("unsure-rest")
+    body = {"walletId": int(wallet), "amount": "7.00"}
+    key = {"Idempotency-Key": "unsure-1"}
+    admin = await asyncpg.connect(migrated.dsn)
+    try:
+        await admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'phantom'")
+        await admin.execute("SELECT pg_reload_conf()")
+        await asyncio.sleep(0.2)
+        request = asyncio.create_task(fault_api.http.post("/resupplies", json=body, headers=key))
+        # when: the backend is killed while it waits, after the commit is durable locally
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if await terminate_api_backends(migrated.dsn, only_waiting_for="SyncRep"):
+                break
+        else:
+            raise AssertionError("the API never waited for the synchronous standby")
+        response = await asyncio.wait_for(request, timeout=10)
+    finally:
+        await admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        await admin.execute("SELECT pg_reload_conf()")
+        await admin.close()
+    # then: 504 OUTCOME_UNKNOWN, not a failure and not a 500...
+    assert response.status_code == 504
+    assert response.json()["code"] == "OUTCOME_UNKNOWN"
+    # ...and the retry with the same key finds the resupply done, and does not repeat it
+    await asyncio.sleep(0.2)
+    retried = await fault_api.http.post("/resupplies", json=body, headers=key)
+    assert retried.status_code == 200
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert await fault_api.balance(wallet) == "7.00"
+
+
 async def test_unreachable_database_at_startup_fails_clearly(tmp_path: Path) -> None:
     # given: a URL whose socket directory has no server
     settings = Settings(

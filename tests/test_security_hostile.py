@@ -144,10 +144,12 @@ def test_dependencies_are_past_known_advisories() -> None:
         assert parts(version(package)) >= parts(floor), package
 
 
-def test_only_graphql_and_health_endpoints_are_exposed(app: Starlette) -> None:
+def test_only_graphql_rest_and_health_endpoints_are_exposed(app: Starlette) -> None:
     # (and GraphiQL's files, a fixed list read at startup: see tests/test_graphiql.py)
     paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
-    assert paths == ["/graphiql/static/{path:path}", "/graphql", "/healthz", "/readyz"]
+    rest = ["/clients", "/openapi.json", "/resupplies", "/transfers"]  # the REST adapter
+    graphiql = ["/graphiql/static/{path:path}"]
+    assert paths == sorted(["/graphql", "/healthz", "/readyz", *rest, *graphiql])
 
 
 async def test_request_errors_are_json(api: Api) -> None:

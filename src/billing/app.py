@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from billing import rest
 from billing.auth import BearerAuth
 from billing.config import Settings, get_settings
 from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
@@ -95,10 +96,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *(ide.routes() if ide else []),
+            *rest.routes(openapi=settings.introspection),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_for=rest.error_for),
         ],
         lifespan=lifespan,
     )

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billing.domain import tokens
 from billing.domain.errors import ServiceUnavailable
-from billing.middleware import json_error
+from billing.middleware import ErrorResponder, json_error
 
 
 def is_ide_page(request: Request) -> bool:
@@ -27,14 +27,20 @@ class BearerAuth:
     """Resolve ``Authorization: Bearer <token>`` to an actor, or answer 401 for the request.
 
     Only authenticated requests reach ``app``. The GraphiQL page (``ide_page``, None when it is
-    not offered) is served here without a token: it carries no data.
+    not offered) is served here without a token: it carries no data. ``error`` renders the
+    refusals (by default in the GraphQL response shape).
     """
 
     def __init__(
-        self, app: ASGIApp, ide_page: Callable[[Request], Awaitable[Response]] | None
+        self,
+        app: ASGIApp,
+        ide_page: Callable[[Request], Awaitable[Response]] | None,
+        *,
+        error: ErrorResponder = json_error,
     ) -> None:
         self.app = app
         self.ide_page = ide_page
+        self.error = error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
@@ -42,13 +48,13 @@ class BearerAuth:
             page = (
                 await self.ide_page(request)
                 if self.ide_page
-                else json_error(404, "NOT_FOUND", "GraphiQL is not offered by this server.")
+                else self.error(404, "NOT_FOUND", "GraphiQL is not offered by this server.")
             )
             await page(scope, receive, send)
             return
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            response = json_error(
+            response = self.error(
                 401,
                 "UNAUTHENTICATED",
                 "Send a token: 'Authorization: Bearer <token>'.",
@@ -59,12 +65,12 @@ class BearerAuth:
         try:
             actor = await tokens.authenticate(request.app.state.db, secret.strip())
         except ServiceUnavailable as exc:
-            await json_error(503, "SERVICE_UNAVAILABLE", exc.message, **{"Retry-After": "1"})(
+            await self.error(503, "SERVICE_UNAVAILABLE", exc.message, **{"Retry-After": "1"})(
                 scope, receive, send
             )
             return
         if actor is None:
-            response = json_error(
+            response = self.error(
                 401,
                 "UNAUTHENTICATED",
                 "The token is not valid (unknown or revoked).",

@@ -1,4 +1,4 @@
-"""Command line: ``billing serve``, ``billing migrate``, ``billing export-schema``."""
+"""Command line: ``billing serve``, ``billing migrate``, ``billing export-schema``, ..."""
 
 from __future__ import annotations
 
@@ -213,6 +213,17 @@ def export_schema(output: Path | None) -> int:
     return 0
 
 
+def export_openapi(output: Path | None) -> int:
+    from billing.rest.openapi import render
+
+    text = render()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="billing", description="GraphQL billing API")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -241,9 +252,14 @@ def main(argv: list[str] | None = None) -> int:
     p_export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     p_export.add_argument("-o", "--output", type=Path)
 
+    p_openapi = sub.add_parser("export-openapi", help="print the REST adapter's OpenAPI document")
+    p_openapi.add_argument("-o", "--output", type=Path)
+
     args = parser.parse_args(argv)
     if args.command == "export-schema":
         return export_schema(args.output)
+    if args.command == "export-openapi":
+        return export_openapi(args.output)
 
     overrides = {k: getattr(args, k, None) for k in ("host", "port", "workers")}
     try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Protocol
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -42,18 +44,37 @@ def json_error(status: int, code: str, message: str, **headers: str) -> JSONResp
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class BodySizeLimit:
-    """Refuse request bodies above ``max_bytes`` with 413, before anything parses them."""
+class ErrorResponder(Protocol):
+    """Renders a whole-request error (``json_error``, or another API's own error shape)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __call__(self, status: int, code: str, message: str, **headers: str) -> Response: ...
+
+
+def graphql_errors(scope: Scope) -> ErrorResponder:
+    return json_error
+
+
+class BodySizeLimit:
+    """Refuse request bodies above ``max_bytes`` with 413, before anything parses them.
+
+    ``error_for`` picks the error shape by request (by default the GraphQL one).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        error_for: Callable[[Scope], ErrorResponder] = graphql_errors,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.error_for = error_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = json_error(
+        too_large = self.error_for(scope)(
             413, "REQUEST_TOO_LARGE", f"The request body exceeds {self.max_bytes} bytes."
         )
         declared = Headers(scope=scope).get("content-length", "")

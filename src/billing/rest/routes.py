@@ -1,0 +1,170 @@
+"""The adapter's endpoints: POST /clients, /resupplies and /transfers, and GET /openapi.json.
+
+Each endpoint: bearer token (as for /graphql) -> JSON body -> one domain call -> the original
+service's answer shape. Expected failures become JSON errors with the GraphQL error codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from billing.auth import BearerAuth
+from billing.domain import clients, payments
+from billing.domain.access import Actor
+from billing.domain.errors import InvalidInput, OperationError
+from billing.domain.transactions import Database
+from billing.middleware import ErrorResponder, json_error
+from billing.rest.body import Fields, json_object
+from billing.rest.errors import (
+    ExactJSONResponse,
+    RequestError,
+    error_response,
+    operation_error,
+)
+from billing.rest.openapi import document
+
+log = logging.getLogger("billing.errors")  # with the GraphQL layer's unexpected errors
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+
+Handler = Callable[[Request, Actor], Awaitable[Response]]
+
+
+class Endpoint:
+    """POST only; a valid token first; every outcome answered as JSON."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        # Only POST gets past __call__, so BearerAuth never has a GraphiQL page to serve.
+        self.authenticated = BearerAuth(self.run, None, error=error_response)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            response = error_response(
+                405, "METHOD_NOT_ALLOWED", "Use POST for this endpoint.", Allow="POST"
+            )
+            await response(scope, receive, send)
+            return
+        await self.authenticated(scope, receive, send)
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self.handler(request, request.state.actor)
+        except RequestError as exc:
+            response = error_response(exc.status, exc.code, exc.message, **exc.headers)
+        except OperationError as exc:
+            response = operation_error(exc)
+        except Exception:
+            request_id = request.state.request_id
+            log.exception("unexpected error in %s (request %s)", request.url.path, request_id)
+            response = error_response(
+                500, "INTERNAL_ERROR", f"Internal error. Request id: {request_id}"
+            )
+        await response(scope, receive, send)
+
+
+def idempotency_key(request: Request) -> str | None:
+    keys = request.headers.getlist(IDEMPOTENCY_KEY)
+    if len(keys) > 1:
+        raise InvalidInput(IDEMPOTENCY_KEY, f"Send at most one {IDEMPOTENCY_KEY} header.")
+    return keys[0] if keys else None
+
+
+def answer(body: dict[str, object], key: str | None, replayed: bool) -> Response:
+    """200 with the body; with a key, a header saying whether this is a replay."""
+    headers = {} if key is None else {REPLAYED: "true" if replayed else "false"}
+    return ExactJSONResponse(body, headers=headers)
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def create_client(request: Request, actor: Actor) -> Response:
+    fields = Fields(await json_object(request), "login", "name")
+    key = idempotency_key(request)
+    done = await clients.create_client(
+        database(request),
+        actor=actor,
+        login=fields.text("login"),
+        name=fields.text("name"),
+        idempotency_key=key,
+    )
+    client = done.client
+    body = {"login": client.login, "name": client.name, "id": client.id, "walletId": done.wallet.id}
+    return answer(body, key, done.replayed)
+
+
+async def resupply(request: Request, actor: Actor) -> Response:
+    fields = Fields(await json_object(request), "walletId", "amount")
+    key = idempotency_key(request)
+    done = await payments.resupply(
+        database(request),
+        actor=actor,
+        wallet_id=fields.wallet_id("walletId"),
+        amount=fields.amount("amount"),
+        idempotency_key=key,
+    )
+    body = {
+        "walletId": done.wallet.id,
+        "amount": done.amount,
+        "transactionNumber": str(done.transaction_number),
+        "walletBalance": done.wallet.balance,
+    }
+    return answer(body, key, done.replayed)
+
+
+async def transfer(request: Request, actor: Actor) -> Response:
+    fields = Fields(await json_object(request), "walletFromId", "walletToId", "amount")
+    key = idempotency_key(request)
+    done = await payments.transfer(
+        database(request),
+        actor=actor,
+        wallet_from_id=fields.wallet_id("walletFromId"),
+        wallet_to_id=fields.wallet_id("walletToId"),
+        amount=fields.amount("amount"),
+        idempotency_key=key,
+    )
+    body = {
+        "walletFromId": done.wallet_from.id,
+        "walletToId": done.wallet_to_id,
+        "amount": done.amount,
+        "transactionNumber": str(done.transaction_number),
+        "walletFromBalance": done.wallet_from.balance,
+        # null when the caller may not see the receiving wallet (another client's)
+        "walletToBalance": None if done.wallet_to is None else done.wallet_to.balance,
+    }
+    return answer(body, key, done.replayed)
+
+
+async def openapi_json(request: Request) -> Response:
+    return ExactJSONResponse(document())
+
+
+ENDPOINTS = {"/clients": create_client, "/resupplies": resupply, "/transfers": transfer}
+OPENAPI_PATH = "/openapi.json"
+PATHS = frozenset({*ENDPOINTS, OPENAPI_PATH})
+
+
+def routes(*, openapi: bool = True) -> list[Route]:
+    """The adapter's routes; ``openapi``: also serve its description (public, like the GraphQL
+    schema, unless introspection is turned off)."""
+    found = [Route(path, Endpoint(handler)) for path, handler in ENDPOINTS.items()]
+    if openapi:
+        found.append(Route(OPENAPI_PATH, openapi_json, methods=["GET"]))
+    return found
+
+
+def error_for(scope: Scope) -> ErrorResponder:
+    """The error shape for a request: the REST one on the adapter's paths, else GraphQL's."""
+    path: str = scope.get("path", "")
+    return error_response if path.rstrip("/") in PATHS else json_error
