@@ -409,12 +409,10 @@ async def test_lock_timeout_gives_503_try_again(
     # given: an API that waits at most 300 ms for a lock, and another session holding the wallet
     async with custom_api(settings, statement_timeout_ms=300) as (_, api):
         wallet = await new_wallet(api, "locked")
-        await sql.execute("SELECT pg_advisory_lock($1)", wallet)
-        try:
+        async with sql.transaction():
+            await sql.execute("SELECT FROM wallets WHERE id = $1 FOR UPDATE", wallet)
             # when
             response = await post(api.http, "/resupplies", {"walletId": wallet, "amount": 1})
-        finally:
-            await sql.execute("SELECT pg_advisory_unlock($1)", wallet)
         # then: retryable, with a Retry-After, and nothing written
         assert_error(response, 503, "TRY_AGAIN")
         assert response.headers["retry-after"] == "1"

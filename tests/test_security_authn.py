@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import asyncpg
 import pytest
 from starlette.applications import Starlette
 
+from billing.config import Settings
+from billing.db.engine import create_engine
 from billing.domain import tokens
 from billing.domain.errors import InvalidInput
+from billing.domain.transactions import Database
 from conftest import Api, api_for, new_token
 
 QUERY = "{ wallet(id: 1) { balance } }"
@@ -75,11 +79,83 @@ async def test_revocation_takes_effect_on_the_next_request(app: Starlette) -> No
         assert (await api.post(QUERY)).status_code == 200
         record = next(t for t in await tokens.list_tokens(app.state.db) if t.revoked_at is None)
         # when
-        assert await tokens.revoke_token(app.state.db, record.id) is True
+        assert await tokens.revoke_token(app.state.db, record.id, app.state.token_cache)
         # then
         assert (await api.post(QUERY)).status_code == 401
     # and revoking twice says so
     assert await tokens.revoke_token(app.state.db, record.id) is False
+
+
+async def listening(app: Starlette) -> None:
+    """Wait until the app's token cache hears revocations (it connects in the background)."""
+    for _ in range(200):
+        if app.state.token_cache.listening:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the token cache never started listening")
+
+
+async def test_a_known_token_is_checked_without_a_round_trip(
+    app: Starlette, statements: list[str]
+) -> None:
+    # given: a token that was used once
+    await listening(app)
+    async with api_for(app, await new_token(app)) as api:
+        assert (await api.post(QUERY)).status_code == 200
+        statements.clear()
+        # when
+        response = await api.post(QUERY)
+    # then: only the query itself reached the database
+    assert response.status_code == 200
+    assert statements, "the query ran no SQL at all"
+    assert not any("api_tokens" in s for s in statements), statements
+
+
+async def test_a_revocation_from_another_process_reaches_the_cache(
+    app: Starlette, settings: Settings
+) -> None:
+    # given: a token this app has cached
+    await listening(app)
+    secret = await new_token(app)
+    async with api_for(app, secret) as api:
+        assert (await api.post(QUERY)).status_code == 200
+        record = next(t for t in await tokens.list_tokens(app.state.db) if t.revoked_at is None)
+        # when: another process (here: another engine, as `billing token revoke` has) revokes it
+        other = create_engine(settings, settings.database_url or "")
+        try:
+            assert await tokens.revoke_token(Database(other), record.id) is True
+        finally:
+            await other.dispose()
+        # then: refused within moments, although the cache had it
+        for _ in range(100):
+            if (await api.post(QUERY)).status_code == 401:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the revoked token still works after 2 s")
+
+
+async def test_without_its_listening_connection_the_cache_trusts_nothing(
+    app: Starlette, sql: asyncpg.Connection, statements: list[str]
+) -> None:
+    # given: a cached token
+    await listening(app)
+    async with api_for(app, await new_token(app)) as api:
+        assert (await api.post(QUERY)).status_code == 200
+        # when: the listening connection is cut (a revocation now could go unheard)
+        await sql.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query LIKE 'LISTEN%' AND application_name = 'billing-api'"
+        )
+        for _ in range(200):
+            if not app.state.token_cache.listening:
+                break
+            await asyncio.sleep(0.01)
+        statements.clear()
+        response = await api.post(QUERY)
+    # then: the token is checked in the database again
+    assert response.status_code == 200
+    assert any("api_tokens" in s for s in statements), statements
 
 
 async def test_only_a_hash_of_the_secret_is_stored(app: Starlette, sql: asyncpg.Connection) -> None:

@@ -198,6 +198,7 @@ class Bench:
             clients=clients,
             seconds=seconds or self.options.seconds,
             seed=next(self.seeds),
+            gated=scenario.wallets != "all",
         )
 
     async def measure(

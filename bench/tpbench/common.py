@@ -80,6 +80,7 @@ class Job:
     clients: int
     seconds: int
     seed: int
+    gated: bool = False  # the wallets are contended: the API sends their writes through its gate
 
 
 @dataclass

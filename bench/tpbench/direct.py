@@ -17,6 +17,7 @@ import json
 import random
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -24,6 +25,7 @@ from decimal import Decimal
 import asyncpg
 
 from billing.config import Settings
+from billing.domain.money import MAX_BALANCE
 from billing.domain.transactions import RetryPolicy
 from tpbench import sql
 from tpbench.common import AMOUNT, SUCCESS, Kind, Load, money, percentile
@@ -46,46 +48,37 @@ class Tally:
     retries: int = 0
 
 
-async def transfer(conn: asyncpg.Connection, source: int, target: int, amount: Decimal) -> None:
-    first, second = sorted((source, target))
-    await conn.fetchval(sql.LOCK_TWO, first, second)
+async def transfer(
+    conn: asyncpg.Connection, source: int, target: int, amount: Decimal, gated: bool
+) -> None:
+    if gated:
+        await conn.fetchval(sql.LOCK_TWO, *sorted((source, target)))
     try:
-        async with conn.transaction(isolation="serializable"):
-            balances: dict[int, Decimal] = {}
-            for wallet in (first, second):
-                statement = sql.DEBIT if wallet == source else sql.CREDIT
-                row = await conn.fetchrow(statement, amount, wallet)
-                if row is None:
-                    raise Refused(
-                        "InsufficientFunds" if wallet == source else "BalanceLimitExceeded"
-                    )
-                balances[wallet] = row["balance"]
-            tx = await conn.fetchval(sql.RECORD, "TRANSFER", amount)
-            await conn.execute(
-                sql.TWO_LEGS,
-                tx,
-                source,
-                -amount,
-                balances[source],
-                target,
-                amount,
-                balances[target],
-            )
+        rows = await conn.fetch(
+            sql.TRANSFER, source, target, None, amount, MAX_BALANCE - amount, uuid.uuid4(),
+            None, None, None, None,
+        )  # fmt: skip
     finally:
-        await conn.fetchval(sql.UNLOCK_ALL)
+        if gated:
+            await conn.fetchval(sql.UNLOCK_ALL)
+    if rows[0]["transaction_id"] is None:
+        balance = rows[0]["source_balance"]
+        raise Refused("InsufficientFunds" if balance < amount else "BalanceLimitExceeded")
 
 
-async def resupply(conn: asyncpg.Connection, wallet: int, amount: Decimal) -> None:
-    await conn.fetchval(sql.LOCK_ONE, wallet)
+async def resupply(conn: asyncpg.Connection, wallet: int, amount: Decimal, gated: bool) -> None:
+    if gated:
+        await conn.fetchval(sql.LOCK_ONE, wallet)
     try:
-        async with conn.transaction(isolation="serializable"):
-            row = await conn.fetchrow(sql.CREDIT, amount, wallet)
-            if row is None:
-                raise Refused("BalanceLimitExceeded")
-            tx = await conn.fetchval(sql.RECORD, "RESUPPLY", amount)
-            await conn.execute(sql.ONE_LEG, tx, wallet, amount, row["balance"])
+        rows = await conn.fetch(
+            sql.RESUPPLY, wallet, amount, MAX_BALANCE - amount, uuid.uuid4(), None, None, None,
+            None,
+        )  # fmt: skip
     finally:
-        await conn.fetchval(sql.UNLOCK_ALL)
+        if gated:
+            await conn.fetchval(sql.UNLOCK_ALL)
+    if rows[0]["transaction_id"] is None:
+        raise Refused("BalanceLimitExceeded")
 
 
 async def read(conn: asyncpg.Connection, wallet: int) -> None:
@@ -105,6 +98,7 @@ async def client(
     policy: RetryPolicy,
     rng: random.Random,
     tally: Tally,
+    gated: bool,
 ) -> None:
     amount = money(AMOUNT)
     loop = asyncio.get_running_loop()
@@ -120,9 +114,9 @@ async def client(
             attempt += 1
             try:
                 if kind == "transfer":
-                    await transfer(conn, a, b, amount)
+                    await transfer(conn, a, b, amount, gated)
                 elif kind == "resupply":
-                    await resupply(conn, a, amount)
+                    await resupply(conn, a, amount, gated)
                 else:
                     await read(conn, a)
                 outcome = SUCCESS[kind]
@@ -150,8 +144,12 @@ async def run(args: argparse.Namespace) -> Load:
         base_delay=settings.retry_base_delay,
         max_delay=settings.retry_max_delay,
     )
+    server_settings = {
+        "application_name": "bench-direct",
+        "default_transaction_isolation": "serializable",  # as the API's connections
+    }
     conns = [
-        await asyncpg.connect(args.dsn, server_settings={"application_name": "bench-direct"})
+        await asyncpg.connect(args.dsn, server_settings=server_settings)
         for _ in range(args.clients)
     ]
     try:
@@ -171,6 +169,7 @@ async def run(args: argparse.Namespace) -> Load:
                     policy=policy,
                     rng=random.Random(args.seed * 1000 + i),  # load, not secrets
                     tally=tally,
+                    gated=args.gated,
                 )
                 for i, conn in enumerate(conns)
             )
@@ -202,6 +201,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, required=True)
     parser.add_argument("--duration", type=float, required=True)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--gated", action="store_true", help="lock the wallets (the API's gate)")
     args = parser.parse_args()
     load = asyncio.run(run(args))
     json.dump(asdict(load), sys.stdout)

@@ -1,6 +1,7 @@
 """Running the load generators as processes of their own, with their CPU measured.
 
-* pgbench: baseline (a), PostgreSQL's own client, scripts in ``bench/pgbench/``;
+* pgbench: baseline (a), PostgreSQL's own client, with scripts made from the API's own
+  statements (``tpbench.sql``);
 * ``tpbench.direct``: baseline (b), the same SQL from Python over asyncpg;
 * wrk with ``bench/wrk/graphql.lua`` against the API, or ``tpbench.httpload`` without wrk.
 """
@@ -17,6 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from tpbench import sql
 from tpbench.common import (
     AMOUNT,
     BENCH_DIR,
@@ -64,6 +66,8 @@ def child_env() -> dict[str, str]:
 async def pgbench(
     job: Job, *, binary: Path, version: int, dsn: str, scratch: Path, max_tries: int
 ) -> Load:
+    script = scratch / f"{job.kind}.sql"
+    script.write_text(sql.pgbench_script(job.kind))
     argv = [
         str(binary),
         "--no-vacuum",
@@ -71,11 +75,12 @@ async def pgbench(
         f"--time={job.seconds}",
         f"--client={job.clients}",
         "--jobs=1",
-        f"--file={BENCH_DIR / 'pgbench' / f'{job.kind}.sql'}",
+        f"--file={script}",
         f"--define=lo={job.wallets.first}",
         f"--define=hi={job.wallets.last}",
         f"--define=amount={AMOUNT}",
-        f"--define=debit=-{AMOUNT}",
+        f"--define=ceiling={sql.ceiling(AMOUNT)}",
+        f"--define=gate={int(job.gated)}",
         f"--random-seed={job.seed}",
         "--log",
         f"--log-prefix={scratch / 'pgbench'}",
@@ -148,6 +153,7 @@ def _pgbench_logs(scratch: Path, *, remove: bool) -> list[float]:
 
 async def direct(job: Job, *, dsn: str, scratch: Path) -> Load:
     argv = [sys.executable, "-m", "tpbench.direct", f"--dsn={dsn}", *_job_args(job)]
+    argv += ["--gated"] if job.gated else []
     return await _python_generator(argv, job.seconds, scratch)
 
 

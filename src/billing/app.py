@@ -17,6 +17,7 @@ from billing.auth import BearerAuth
 from billing.config import Settings, get_settings
 from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
 from billing.db.migrate import current_revision, migrations_head, run_alembic
+from billing.domain.token_cache import TokenCache
 from billing.domain.transactions import Database, RetryPolicy, read_failure
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
@@ -55,8 +56,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     max_delay=settings.retry_max_delay,
                 ),
             )
+            app.state.token_cache = TokenCache(
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                connect_timeout=settings.connect_timeout,
+            )
+            await app.state.token_cache.start()
             yield
         finally:
+            if cache := getattr(app.state, "token_cache", None):
+                await cache.stop()
             await engine.dispose()
 
     schema = build_schema(

@@ -63,7 +63,8 @@ class BearerAuth:
             await response(scope, receive, send)
             return
         try:
-            actor = await tokens.authenticate(request.app.state.db, secret.strip())
+            state = request.app.state
+            actor = await tokens.authenticate(state.db, secret.strip(), state.token_cache)
         except ServiceUnavailable as exc:
             await self.error(503, "SERVICE_UNAVAILABLE", exc.message, **{"Retry-After": "1"})(
                 scope, receive, send

@@ -1,15 +1,21 @@
 """The async engine: small pool, SERIALIZABLE by default.
 
-There is no pre-ping (it would cost three round trips per checkout). A pooled connection that
-died during an outage fails on its first statement instead; SQLAlchemy then invalidates the
-whole pool, and ``Database`` runs the work again on a fresh connection (see transactions.py).
+There is no pre-ping (it would cost three round trips per checkout). Instead a connection is
+checked without a round trip when it leaves the pool: an idle connection has nothing to read,
+so one the server has closed or written to (a FATAL "terminating connection" before it hangs
+up, as in a restart) is replaced at once. A connection that dies later fails on its first
+statement; SQLAlchemy then invalidates the whole pool, and ``Database`` decides whether the
+work may run again (see transactions.py).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import select
+from typing import Any
+
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from billing.config import Settings
@@ -18,7 +24,7 @@ APPLICATION_NAME = "billing-api"
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         isolation_level="SERIALIZABLE",
         pool_size=settings.pool_size,
@@ -37,6 +43,26 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
             },
         },
     )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_if_not_idle)
+    return engine
+
+
+def _replace_if_not_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    driver = dbapi_connection.driver_connection  # the asyncpg connection
+    if driver.is_closed() or _has_unread_input(driver):
+        raise DisconnectionError("the server closed this idle connection or wrote to it")
+
+
+def _has_unread_input(driver: Any) -> bool:
+    """Whether the connection's socket has bytes (or end of file) waiting: poll, no I/O."""
+    sock = getattr(driver, "_transport", None)
+    sock = sock.get_extra_info("socket") if sock is not None else None
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return False  # not inspectable: the first statement will tell
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))
 
 
 async def check_reachable(settings: Settings, url: str) -> None:

@@ -58,7 +58,7 @@ async def resupply(
     async def work(conn: AsyncConnection) -> Resupplied:
         rows = (
             await conn.execute(
-                _RESUPPLY,
+                RESUPPLY_STATEMENT,
                 {
                     "wallet": wid,
                     "amount": value,
@@ -123,7 +123,7 @@ async def transfer(
     async def work(conn: AsyncConnection) -> Transferred:
         rows = (
             await conn.execute(
-                _TRANSFER,
+                TRANSFER_STATEMENT,
                 {
                     "source": source,
                     "target": target,
@@ -265,7 +265,7 @@ SELECT (SELECT request_hash FROM earlier) AS earlier_hash,
        moved.id AS wallet_id, moved.client_id, moved.balance, moved.login, moved.name
 FROM (VALUES (1)) AS answer (one) LEFT JOIN moved ON true"""
 
-_TRANSFER = _statement(
+TRANSFER_STATEMENT = _statement(
     _EARLIER,
     """
   locked AS (
@@ -299,7 +299,7 @@ _TRANSFER = _statement(
     ),
 )
 
-_RESUPPLY = _statement(
+RESUPPLY_STATEMENT = _statement(
     _EARLIER,
     """
   target AS (SELECT balance FROM wallets WHERE id = :wallet),

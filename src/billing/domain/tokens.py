@@ -1,4 +1,5 @@
-"""API tokens: created with a secret shown once, stored as a hash, revocable at once."""
+"""API tokens: created with a secret shown once, stored as a hash, revocable at once (see
+token_cache.py for how serving processes hear of a revocation)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from billing.db.models import ApiToken, Client
 from billing.domain.access import Actor
 from billing.domain.errors import InvalidInput
+from billing.domain.token_cache import CHANNEL, TokenCache
 from billing.domain.transactions import Database
 from billing.domain.validation import clean_name
 
@@ -76,8 +78,12 @@ async def list_tokens(db: Database) -> list[TokenRecord]:
         return [TokenRecord(*row) for row in rows]
 
 
-async def revoke_token(db: Database, token_id: int) -> bool:
-    """Revoke a token; False if there is no such active token."""
+async def revoke_token(db: Database, token_id: int, cache: TokenCache | None = None) -> bool:
+    """Revoke a token; False if there is no such active token.
+
+    Every serving process empties its token cache when this commits (``cache``: this process's
+    own, emptied at once).
+    """
 
     async def work(conn: AsyncConnection) -> bool:
         revoked = await conn.scalar(
@@ -86,9 +92,13 @@ async def revoke_token(db: Database, token_id: int) -> bool:
             .values(revoked_at=func.now())
             .returning(ApiToken.id)
         )
+        await conn.execute(select(func.pg_notify(CHANNEL, str(token_id))))
         return revoked is not None
 
-    return await db.write(work)
+    revoked = await db.write(work)
+    if cache is not None:
+        cache.clear()
+    return revoked
 
 
 async def has_operator_token(db: Database) -> bool:
@@ -101,12 +111,16 @@ async def has_operator_token(db: Database) -> bool:
         return found is not None
 
 
-async def authenticate(db: Database, secret: str) -> Actor | None:
+async def authenticate(db: Database, secret: str, cache: TokenCache | None = None) -> Actor | None:
     """The actor a presented secret stands for; None if unknown or revoked."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
+    digest = hash_secret(secret)
+    if cache is not None and (known := cache.get(digest)):
+        return known
+    generation = cache.generation if cache is not None else 0
     query = select(ApiToken.id, ApiToken.kind, ApiToken.client_id).where(
-        ApiToken.secret_hash == hash_secret(secret), ApiToken.revoked_at.is_(None)
+        ApiToken.secret_hash == digest, ApiToken.revoked_at.is_(None)
     )
 
     async def lookup(conn: AsyncConnection) -> Row[int, str, int | None] | None:
@@ -116,4 +130,7 @@ async def authenticate(db: Database, secret: str) -> Actor | None:
     if row is None:
         return None
     kind: Literal["OPERATOR", "CLIENT"] = "OPERATOR" if row.kind == "OPERATOR" else "CLIENT"
-    return Actor(kind=kind, token_id=row.id, client_id=row.client_id)
+    actor = Actor(kind=kind, token_id=row.id, client_id=row.client_id)
+    if cache is not None:
+        cache.put(digest, actor, generation)
+    return actor
