@@ -159,12 +159,11 @@ async def test_a_transfer_between_quiet_wallets_is_one_statement(
     statements.clear()
     # when
     result = await api.transfer(a, b, "1.00")
-    # then: one round trip for the token and one for the whole transfer: no gate, no BEGIN
+    # then: one round trip for the whole transfer: no gate, no BEGIN, no COMMIT
     assert result["walletFromBalance"] == "2.00"
-    assert len(statements) == 2, statements
-    assert "api_tokens" in statements[0]
-    assert "UPDATE wallets" in statements[1]
-    assert not any("advisory" in s for s in statements)
+    sent = [s for s in statements if "api_tokens" not in s]  # (the token check, if not cached)
+    assert len(sent) == 1, sent
+    assert "UPDATE wallets" in sent[0]
 
 
 async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
@@ -179,10 +178,11 @@ async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
     # when
     await api.transfer(a, b, "1.00")
     # then: lock both (ascending), transfer, unlock
-    assert "pg_advisory_lock" in statements[1]
-    assert "UPDATE wallets" in statements[2]
-    assert "pg_advisory_unlock_all" in statements[3]
-    assert len(statements) == 4
+    sent = [s for s in statements if "api_tokens" not in s]  # (the token check, if not cached)
+    assert len(sent) == 3, sent
+    assert "pg_advisory_lock" in sent[0]
+    assert "UPDATE wallets" in sent[1]
+    assert "pg_advisory_unlock_all" in sent[2]
     held = await sql.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
     assert held == 0
 
