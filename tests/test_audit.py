@@ -64,6 +64,12 @@ async def test_clean_ledger_passes(app: Starlette, ledger: dict[str, str]) -> No
             "wallet {cat}: negative balance -1.00",
         ),
         (
+            "UPDATE wallet_operations SET transaction_id = 987654"
+            " WHERE id = (SELECT min(id) FROM wallet_operations WHERE wallet_id = {cat})",
+            "belongs to an existing transaction",
+            "of wallet {cat}: transaction 987654 does not exist",
+        ),
+        (
             "UPDATE transactions SET amount = 99 WHERE kind = 'RESUPPLY' AND amount = 100;"
             " UPDATE wallet_operations SET amount = 99, balance_after = 99"
             " WHERE amount = 100",

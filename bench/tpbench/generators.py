@@ -92,8 +92,11 @@ async def pgbench(
         notes.append(f"pgbench {version} cannot retry: every serialization failure is final")
     argv.append(dsn)
     _pgbench_logs(scratch, remove=True)
+    # Each operation is a statement outside BEGIN ... COMMIT, SERIALIZABLE as on the API's
+    # connections.
+    env = {**os.environ, "PGOPTIONS": "-c default_transaction_isolation=serializable"}
     done = await asyncio.to_thread(
-        run_measured, argv, timeout=job.seconds + SLACK, scratch=scratch, env=dict(os.environ)
+        run_measured, argv, timeout=job.seconds + SLACK, scratch=scratch, env=env
     )
     out = done.stdout
     if done.returncode != 0:

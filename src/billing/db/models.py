@@ -79,7 +79,8 @@ class WalletOperation(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("transactions.id"), index=True)
+    # No foreign key to transactions: see migration 0004 (the audit checks the link).
+    transaction_id: Mapped[int] = mapped_column(BigInteger, index=True)
     wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     balance_after: Mapped[Decimal] = mapped_column(MONEY)
@@ -105,7 +106,7 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     operation: Mapped[str] = mapped_column(Text)
     request_hash: Mapped[str] = mapped_column(String(64))
-    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)  # see migration 0004
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -44,6 +44,21 @@ CHECKS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "each operation and idempotency key belongs to an existing transaction",
+        """
+        SELECT format('operation %s of wallet %s: transaction %s does not exist',
+                      o.id, o.wallet_id, o.transaction_id)
+        FROM wallet_operations o
+        WHERE NOT EXISTS (SELECT FROM transactions t WHERE t.id = o.transaction_id)
+        UNION ALL
+        SELECT format('idempotency key %s of %s: transaction %s does not exist',
+                      k.key, k.caller, k.transaction_id)
+        FROM idempotency_keys k
+        WHERE k.transaction_id IS NOT NULL
+          AND NOT EXISTS (SELECT FROM transactions t WHERE t.id = k.transaction_id)
+        """,
+    ),
+    (
         "each operation's balance_after follows from the previous one",
         """
         SELECT format('operation %s of wallet %s: previous balance %s %s %s gives %s, not %s',
