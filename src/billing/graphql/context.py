@@ -106,13 +106,19 @@ class Context:
     request_id: str
     actor: Actor
     reader: Reader = field(init=False)
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.reader = Reader(self.db)
-        self.loaders = Loaders(self.reader, self.actor.owner_filter)
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: most mutations never read through them."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.reader, self.actor.owner_filter)
+        return self._loaders
 
     async def before_write(self) -> None:
         """Forget what this request has read: data resolved after a mutation must show it."""
         await self.reader.close()
-        self.loaders = Loaders(self.reader, self.actor.owner_filter)
+        self._loaders = None
