@@ -8,8 +8,9 @@ BILLING_DATABASE_URL (a database you can spare: it is migrated and 10,000 client
 It seeds 10,000 funded wallets (and an operator token if the API wants one), then measures
 every scenario at 1, 8, 32 and 64 clients (--quick: 1 and 32; 8 s each, --quick 1 s) under:
 
-* pgbench (a): PostgreSQL's own client running bench/pgbench/*.sql, the API's statements for
-  one operation (wallet gate, SERIALIZABLE, same updates and inserts), prepared, with retries;
+* pgbench (a): PostgreSQL's own client running the API's own statement for one operation
+  (taken from src/billing/domain/payments.py by tpbench/sql.py; SERIALIZABLE; the wallet gate
+  in the hot-spot and pair scenarios, where the API uses it), prepared, with retries;
 * asyncpg (b): the same statements from Python with the API's retry policy, no HTTP/GraphQL;
 * the API: ``billing serve --workers 1`` and ``--workers 2`` in a subprocess, driven by wrk with
   bench/wrk/graphql.lua (or by an httpx process when wrk is missing).
@@ -22,8 +23,8 @@ end. Results: a Markdown table on stdout and in bench/results/throughput.md, and
 bench/results/throughput.json and throughput.png (``--quick`` writes throughput-quick.*). Every
 throughput is also given as a ratio to pgbench.
 
-``--rev REV`` benchmarks src/ as of a git revision instead of the working tree (for before and
-after tables); ``--help`` lists the other options.
+``--rev REV`` benchmarks the API of src/ as of a git revision instead of the working tree (the
+baselines still run the working tree's statements); ``--help`` lists the other options.
 """
 
 from __future__ import annotations
