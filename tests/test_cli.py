@@ -57,12 +57,12 @@ class Served:
 
 
 @contextmanager
-def serving(data_dir: Path, *args: str) -> Iterator[Served]:
+def serving(data_dir: Path, *args: str, **env: str) -> Iterator[Served]:
     """Run `billing serve` until the block ends, then stop it with Ctrl-C (SIGINT)."""
     port = free_port()
     proc = subprocess.Popen(
         [*BILLING, "serve", "--port", str(port), *args],
-        env=clean_env(BILLING_DATA_DIR=str(data_dir)),
+        env=clean_env(BILLING_DATA_DIR=str(data_dir), **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

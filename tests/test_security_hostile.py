@@ -144,9 +144,9 @@ def test_dependencies_are_past_known_advisories() -> None:
         assert parts(version(package)) >= parts(floor), package
 
 
-def test_only_graphql_and_health_endpoints_are_exposed(app: Starlette) -> None:
+def test_only_graphql_health_and_metrics_endpoints_are_exposed(app: Starlette) -> None:
     paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
-    assert paths == ["/graphql", "/healthz", "/readyz"]
+    assert paths == ["/graphql", "/healthz", "/metrics", "/readyz"]
 
 
 async def test_request_errors_are_json(api: Api) -> None:

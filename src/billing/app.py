@@ -20,14 +20,17 @@ from billing.domain.transactions import Database, RetryPolicy, read_failure
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.logs import configure_logging
+from billing.metrics import Metrics
 from billing.middleware import BodySizeLimit, RequestIdMiddleware
+from billing.observability import RequestObserver
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
     url = settings.database_url
     if url is None:
         from billing.db.embedded import start_embedded
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings, url)
+        metrics.watch_pool(engine, settings.pool_max_overflow)
         try:
             if settings.migrate_on_start:
                 try:
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await engine.dispose()
+            log.info("database connections closed")
 
     schema = build_schema(
         Limits(
@@ -86,15 +91,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     view = BillingGraphQL(schema, ide=settings.introspection)
     graphql = BearerAuth(view, view.render_graphql_ide if settings.introspection else None)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint(settings)),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(RequestObserver, metrics=metrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    return app

@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -70,10 +73,31 @@ def _first_run_token(settings: Settings, url: str) -> str | None:
 
 
 def serve(settings: Settings) -> int:
+    """Run the API until SIGINT or SIGTERM; both let in-flight requests finish (up to
+    ``shutdown_timeout``), close the pools and stop the embedded PostgreSQL, then exit 0."""
+    # SIGTERM as Ctrl-C: uvicorn hands the signal back once it has shut down gracefully, and
+    # its default action would end the process before the embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _serve(settings)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from billing.db.engine import check_reachable, safe_url
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            # Let go of the listening socket first: once the stopping workers close their
+            # copies, new connections are refused at once rather than left in a backlog that
+            # nobody accepts from until this process exits.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
 
     url = _database_url(settings)
     endpoint = f"http://{settings.host}:{settings.port}/graphql"
@@ -102,8 +126,14 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's records go through the service's own log format
+        access_log=False,  # the service logs every request itself (billing.requests)
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    # The workers' metrics meet in files here (see billing.metrics); nothing may have imported
+    # prometheus_client in a worker before this is set. Fresh and private for every run.
+    metrics_dir = tempfile.mkdtemp(prefix="billing-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         if settings.workers == 1:
             server = uvicorn.Server(config)
@@ -115,9 +145,9 @@ def serve(settings: Settings) -> int:
             # protocol 0, asyncio then leaves TCP_NODELAY off on accepted connections, and every
             # keep-alive response waits some 40 ms for a delayed ACK.
             sock = _listening_socket(settings.host, settings.port)
-            Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:
-        pass
+            Supervisor(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -250,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"billing: invalid configuration: {problems}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: serve(settings),
         "migrate": lambda: migrate(settings, args.revision),
