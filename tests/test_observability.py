@@ -108,6 +108,23 @@ async def test_documents_with_several_root_fields_and_unknown_paths(api: Api) ->
     assert value(samples, "billing_http_requests_total", path="other", status="404") == 1
 
 
+async def test_failed_executions_keep_their_operation_and_refused_documents_do_not(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    # given: a table the resolvers need is gone (an unexpected failure)
+    await sql.execute("ALTER TABLE clients RENAME TO clients_elsewhere")
+    # when: a query that runs into it, and a document that does not validate
+    failed = await api.post("{ client(id: 1) { login } }")
+    refused = await api.post("{ client(id: 1) { nonsense } }")
+    samples = await scrape(api)
+    # then
+    assert failed.json()["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
+    ops = "billing_operations_total"
+    assert value(samples, ops, operation="client", result="INTERNAL_ERROR") == 1
+    assert refused.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert value(samples, ops, operation="invalid", result="GRAPHQL_VALIDATION_FAILED") == 1
+
+
 async def test_retries_and_their_reasons_are_counted(
     api: Api, sql: asyncpg.Connection, pg_server: PgServer, database: str
 ) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Collection
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
-from graphql import DefinitionNode, FieldNode, OperationDefinitionNode
+from graphql import DefinitionNode, ExecutionResult, FieldNode, OperationDefinitionNode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -82,7 +82,9 @@ def observe_operation(context: ExecutionContext) -> None:
         return
     document = context.graphql_document
     operation = None
-    if document is not None and not context.pre_execution_errors:
+    # Executed documents have graphql-core's result; refused ones (parse or validation errors)
+    # have Strawberry's own.
+    if document is not None and isinstance(context.result, ExecutionResult):
         operation = _selected_operation(document.definitions, context.operation_name)
     if operation is None:
         record.operation = INVALID
