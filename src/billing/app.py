@@ -91,12 +91,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     view = BillingGraphQL(schema, ide=settings.introspection)
     graphql = BearerAuth(view, view.render_graphql_ide if settings.introspection else None)
-    app = Starlette(
+    return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/metrics", metrics.endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics.endpoint(settings)),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
@@ -105,5 +105,3 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.state.metrics = metrics
-    return app

@@ -68,11 +68,6 @@ class Settings(BaseSettings):
         default=None, description="A bearer secret for scrapers, checked without the database."
     )
 
-    @field_validator("database_url")
-    @classmethod
-    def _async_driver(cls, value: str | None) -> str | None:
-        return to_async_url(value) if value else None
-
     @field_validator("metrics_token")
     @classmethod
     def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -81,6 +76,11 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < 16:
             raise ValueError("the metrics token must be at least 16 characters long")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        return to_async_url(value) if value else None
 
 
 @lru_cache(maxsize=1)
