@@ -99,8 +99,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
         ],
         middleware=[
+            Middleware(RequestObserver, metrics=metrics),  # reads the request id when done
             Middleware(RequestIdMiddleware),
-            Middleware(RequestObserver, metrics=metrics),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
