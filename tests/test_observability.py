@@ -160,19 +160,23 @@ async def test_try_again_answers_are_counted(
     assert value(samples, ops, operation="resupply", result="TryAgain") == 1
 
 
-async def test_pool_gauge_follows_connections_in_use(api: Api, sql: asyncpg.Connection) -> None:
-    # given: a transfer that waits for a wallet lock another session holds
+async def test_pool_gauge_follows_connections_in_use(
+    api: Api, sql: asyncpg.Connection, pg_server: PgServer, database: str
+) -> None:
+    # given: a transfer that waits for a wallet row another session has locked
     _, source = await api.create_client("pool-gauge-a")
     _, target = await api.create_client("pool-gauge-b")
     await api.resupply(source, "5.00")
-    await sql.execute("SELECT pg_advisory_lock($1)", int(source))
+    holder = await asyncpg.connect(pg_server.dsn(database))
     try:
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT id FROM wallets WHERE id = $1 FOR UPDATE", int(source))
         waiting = asyncio.create_task(api.transfer(source, target, "1.00"))
         await wait_until_api_waits_for_a_lock(sql)
         # when
         during = await scrape(api)
     finally:
-        await sql.execute("SELECT pg_advisory_unlock($1)", int(source))
+        await holder.close()
     done = await asyncio.wait_for(waiting, 10)
     after = await scrape(api)
     # then: one connection in use while it waited, none once it finished

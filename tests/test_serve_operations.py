@@ -141,11 +141,26 @@ async def connect_embedded(pgdata: Path) -> asyncpg.Connection:
     return conn
 
 
-async def wait_for_lock_waiter(conn: asyncpg.Connection) -> None:
+async def lock_wallet(conn: asyncpg.Connection, wallet: str) -> None:
+    """Hold the wallet's row lock until COMMIT: writers to the wallet wait for it meanwhile."""
+    await conn.execute("BEGIN")
+    await conn.execute("SELECT id FROM wallets WHERE id = $1 FOR UPDATE", int(wallet))
+
+
+async def wait_for_lock_waiter(pgdata: Path) -> None:
+    # A session of its own: inside the holder's transaction pg_stat_activity would not change.
+    conn = await connect_embedded(pgdata)
+    try:
+        await _wait_for_lock_waiter(conn)
+    finally:
+        await conn.close()
+
+
+async def _wait_for_lock_waiter(conn: asyncpg.Connection) -> None:
     for _ in range(500):
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-api'"
-            " AND wait_event = 'advisory'"
+            " AND wait_event_type = 'Lock'"
         )
         if waiting:
             return
@@ -182,7 +197,7 @@ async def test_sigterm_lets_in_flight_requests_finish_then_stops_postgres(
         assert len(list(scratch.glob("billing-metrics-*"))) == 1
         # given: eight transfers in flight, all waiting for a wallet lock a session holds
         holder = await connect_embedded(pgdata)
-        await holder.execute("SELECT pg_advisory_lock($1)", int(source))
+        await lock_wallet(holder, source)
         variables = {"input": {"walletFromId": source, "walletToId": target, "amount": "1.00"}}
         body = {"query": TRANSFER, "variables": variables}
         headers = {"Authorization": f"Bearer {token}"}
@@ -191,7 +206,7 @@ async def test_sigterm_lets_in_flight_requests_finish_then_stops_postgres(
                 asyncio.create_task(http.post(served.url, json=body, headers=headers))
                 for _ in range(8)
             ]
-            await wait_for_lock_waiter(holder)
+            await wait_for_lock_waiter(pgdata)
             await asyncio.sleep(0.5)  # every request has reached the server by now
             # when: SIGTERM
             served.proc.send_signal(signal.SIGTERM)
@@ -201,7 +216,7 @@ async def test_sigterm_lets_in_flight_requests_finish_then_stops_postgres(
             assert served.proc.poll() is None
             assert not any(task.done() for task in in_flight)
             # when: the lock is released
-            await holder.execute("SELECT pg_advisory_unlock($1)", int(source))
+            await holder.execute("COMMIT")
             await holder.close()
             answers = await asyncio.gather(*in_flight)
         code = await asyncio.to_thread(served.proc.wait, 30)
@@ -227,7 +242,7 @@ async def test_requests_that_outlast_the_shutdown_timeout_are_cut(tmp_path: Path
         token = served.token()
         source, target = two_wallets(served, token, "10.00")
         holder = await connect_embedded(pgdata)
-        await holder.execute("SELECT pg_advisory_lock($1)", int(source))
+        await lock_wallet(holder, source)
         variables = {"input": {"walletFromId": source, "walletToId": target, "amount": "1.00"}}
         async with httpx.AsyncClient(timeout=30) as http:
             stuck = asyncio.create_task(
@@ -237,7 +252,7 @@ async def test_requests_that_outlast_the_shutdown_timeout_are_cut(tmp_path: Path
                     headers={"Authorization": f"Bearer {token}"},
                 )
             )
-            await wait_for_lock_waiter(holder)
+            await wait_for_lock_waiter(pgdata)
             # when: SIGTERM while the lock is still held
             started = time.monotonic()
             served.proc.send_signal(signal.SIGTERM)
