@@ -17,6 +17,8 @@ FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 
 LogFormat = Literal["auto", "json", "text"]
 
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # made once: a line per request
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, pid, message, then the record's fields."""
@@ -36,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return _encode(line)
 
 
 def formatter(log_format: LogFormat, stream: IO[str]) -> logging.Formatter:
