@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,14 +188,24 @@ async def refused(url: str) -> bool:
 async def test_sigterm_lets_in_flight_requests_finish_then_stops_postgres(
     tmp_path: Path, workers: int
 ) -> None:
+    # given: the metrics directories of an earlier run that was killed and of one still going
     scratch = tmp_path / "tmp"
     scratch.mkdir()
+    gone = await asyncio.create_subprocess_exec(sys.executable, "-c", "")
+    await gone.wait()
+    killed = scratch / f"billing-metrics-{gone.pid}-old"
+    running = scratch / f"billing-metrics-{os.getpid()}-now"
+    killed.mkdir()
+    running.mkdir()
     pgdata = tmp_path / "data" / "pgdata"
     with serving(tmp_path / "data", "--workers", str(workers), TMPDIR=str(scratch)) as served:
         token = served.token()
         wait_for_startups(served, workers)
         source, target = two_wallets(served, token, "100.00")
-        assert len(list(scratch.glob("billing-metrics-*"))) == 1
+        # then: the killed run's directory is gone, the running one's kept, one more made
+        assert not killed.exists()
+        assert running.exists()
+        assert len(list(scratch.glob("billing-metrics-*"))) == 2
         # given: eight transfers in flight, all waiting for a wallet lock a session holds
         holder = await connect_embedded(pgdata)
         await lock_wallet(holder, source)
@@ -233,7 +244,7 @@ async def test_sigterm_lets_in_flight_requests_finish_then_stops_postgres(
     assert messages.count("database connections closed") == workers
     assert postmasters(pgdata) == []
     assert not (pgdata / "postmaster.pid").exists()
-    assert list(scratch.glob("billing-metrics-*")) == []
+    assert list(scratch.glob("billing-metrics-*")) == [running]
 
 
 async def test_requests_that_outlast_the_shutdown_timeout_are_cut(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -132,7 +133,7 @@ def _serve(settings: Settings) -> int:
     )
     # The workers' metrics meet in files here (see billing.metrics); nothing may have imported
     # prometheus_client in a worker before this is set. Fresh and private for every run.
-    metrics_dir = tempfile.mkdtemp(prefix="billing-metrics-")
+    metrics_dir = _metrics_directory()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         if settings.workers == 1:
@@ -149,6 +150,25 @@ def _serve(settings: Settings) -> int:
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+METRICS_DIR_PREFIX = "billing-metrics-"
+
+
+def _metrics_directory() -> str:
+    """A new private directory for this run's metrics files, named after this process.
+
+    Directories left behind by runs that were killed (their process is gone) are removed first.
+    """
+    import psutil
+
+    for stale in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = stale.name.removeprefix(METRICS_DIR_PREFIX).partition("-")[0]
+        with contextlib.suppress(OSError):
+            mine = stale.stat().st_uid == os.getuid()
+            if mine and pid.isdigit() and not psutil.pid_exists(int(pid)):
+                shutil.rmtree(stale)
+    return tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
