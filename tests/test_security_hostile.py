@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from importlib.metadata import version
 
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 
 from billing.app import create_app
 from billing.config import Settings
+from billing.logs import LogFormat, formatter
 from conftest import Api, PgServer, api_for, new_token
 
 LEAKS = ("Traceback", "sqlalchemy", "asyncpg", "postgres", "SELECT", "/tmp", 'File "')
@@ -103,30 +105,58 @@ async def test_secrets_never_reach_the_logs(
     pg_server: PgServer, database: str, sql: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given: a database URL with a password (the test server trusts local connections, so it is
-    # accepted and ignored), a valid token and a wrong one
+    # accepted and ignored), a valid token and a wrong one, a metrics token, and the service's
+    # own log formats (JSON and text) writing everything, debug included
     password = "db-pass-8e3f0c"
+    metrics_secret = "metrics-secret-5b1d7e"
     url = make_url(pg_server.url(database)).set(password=password)
     settings = Settings(
-        database_url=url.render_as_string(hide_password=False), migrate_on_start=False
+        database_url=url.render_as_string(hide_password=False),
+        migrate_on_start=False,
+        metrics_token=metrics_secret,
     )
+    caplog.set_level(logging.WARNING, logger="httpx")  # the test's own client logs its URLs
     caplog.set_level(logging.DEBUG)
+    kinds: tuple[LogFormat, ...] = ("json", "text")
+    outputs = {kind: io.StringIO() for kind in kinds}
+    handlers = []
+    for kind, out in outputs.items():
+        handler = logging.StreamHandler(out)
+        handler.setFormatter(formatter(kind, out))
+        handlers.append(handler)
+        logging.getLogger().addHandler(handler)
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        secret = await new_token(application)
-        wrong = "bk_" + "w" * 43
-        async with api_for(application, secret) as api:
-            # when: ordinary requests, a refused token, and an unexpected internal failure
-            client, wallet = await api.create_client("logged")
-            await api.resupply(wallet, "1.00")
-            async with api_for(application, wrong) as intruder:
-                assert (await intruder.post("{ __typename }")).status_code == 401
-            await sql.execute("ALTER TABLE clients RENAME TO clients_elsewhere")
-            failed = await api.post("query($id: ID!) { client(id: $id) { login } }", {"id": client})
-            assert failed.json()["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
-    # then: the failure was logged, without any secret
-    assert "unexpected error" in caplog.text
-    for leaked in (password, secret, wrong):
-        assert leaked not in caplog.text
+    try:
+        async with application.router.lifespan_context(application):
+            secret = await new_token(application)
+            wrong = "bk_" + "w" * 43
+            async with api_for(application, secret) as api:
+                # when: ordinary requests, a query whose text holds a secret, a refused token, a
+                # scrape with the metrics token, and an unexpected internal failure
+                client, wallet = await api.create_client("logged")
+                await api.resupply(wallet, "1.00")
+                query = f'{{ wallet(id: "{secret}") {{ id }} }}'
+                await api.http.get("/graphql", params={"query": query})
+                async with api_for(application, wrong) as intruder:
+                    assert (await intruder.post("{ __typename }")).status_code == 401
+                async with api_for(application, metrics_secret) as scraper:
+                    assert (await scraper.http.get("/metrics")).status_code == 200
+                await sql.execute("ALTER TABLE clients RENAME TO clients_elsewhere")
+                failed = await api.post(
+                    "query($id: ID!) { client(id: $id) { login } }", {"id": client}
+                )
+                assert failed.json()["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
+    finally:
+        for handler in handlers:
+            logging.getLogger().removeHandler(handler)
+    # then: the failure and every request were logged, without any secret
+    texts = {"caplog": caplog.text} | {kind: out.getvalue() for kind, out in outputs.items()}
+    for source, text in texts.items():
+        assert "unexpected error" in text, source
+        assert "GET /graphql 200" in text, source
+        assert "GET /metrics 200" in text, source
+        for leaked in (password, secret, wrong, metrics_secret):
+            assert leaked not in text, (source, leaked)
 
 
 def test_dependencies_are_past_known_advisories() -> None:
@@ -144,12 +174,13 @@ def test_dependencies_are_past_known_advisories() -> None:
         assert parts(version(package)) >= parts(floor), package
 
 
-def test_only_graphql_rest_and_health_endpoints_are_exposed(app: Starlette) -> None:
-    # (and GraphiQL's files, a fixed list read at startup: see tests/test_graphiql.py)
+def test_only_the_documented_endpoints_are_exposed(app: Starlette) -> None:
+    # (GraphiQL's files: a fixed list read at startup, see tests/test_graphiql.py)
     paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
     rest = ["/clients", "/openapi.json", "/resupplies", "/transfers"]  # the REST adapter
     graphiql = ["/graphiql/static/{path:path}"]
-    assert paths == sorted(["/graphql", "/healthz", "/readyz", *rest, *graphiql])
+    operations = ["/healthz", "/metrics", "/readyz"]
+    assert paths == sorted(["/graphql", *operations, *rest, *graphiql])
 
 
 async def test_request_errors_are_json(api: Api) -> None:

@@ -23,14 +23,17 @@ from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.ide import graphiql_page
 from billing.logs import configure_logging
+from billing.metrics import Metrics
 from billing.middleware import BodySizeLimit, RequestIdMiddleware
+from billing.observability import RequestObserver
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = Metrics()
     url = settings.database_url
     if url is None:
         from billing.db.embedded import start_embedded
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings, url)
+        metrics.watch_pool(engine, settings.pool_max_overflow)
         try:
             if settings.migrate_on_start:
                 try:
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if cache := getattr(app.state, "token_cache", None):
                 await cache.stop()
             await engine.dispose()
+            log.info("database connections closed")
 
     schema = build_schema(
         Limits(
@@ -101,12 +106,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/metrics", metrics.endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *(ide.routes() if ide else []),
             *rest.routes(openapi=settings.introspection),
         ],
         middleware=[
+            Middleware(RequestObserver, metrics=metrics),  # reads the request id when done
             Middleware(RequestIdMiddleware),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_for=rest.error_for),
         ],

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -74,10 +78,31 @@ def _first_run_token(settings: Settings, url: str) -> str | None:
 
 
 def serve(settings: Settings) -> int:
+    """Run the API until SIGINT or SIGTERM; both let in-flight requests finish (up to
+    ``shutdown_timeout``), close the pools and stop the embedded PostgreSQL, then exit 0."""
+    # SIGTERM as Ctrl-C: uvicorn hands the signal back once it has shut down gracefully, and
+    # its default action would end the process before the embedded PostgreSQL is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _serve(settings)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from billing.db.engine import check_reachable, safe_url
+
+    class Supervisor(Multiprocess):
+        def terminate_all(self) -> None:
+            # Let go of the listening socket first: once the stopping workers close their
+            # copies, new connections are refused at once rather than left in a backlog that
+            # nobody accepts from until this process exits.
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
 
     url = _database_url(settings)
     endpoint = f"http://{settings.host}:{settings.port}/graphql"
@@ -111,8 +136,14 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's records go through the service's own log format
+        access_log=False,  # the service logs every request itself (billing.requests)
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
+    # The workers' metrics meet in files here (see billing.metrics); nothing may have imported
+    # prometheus_client in a worker before this is set. Fresh and private for every run.
+    metrics_dir = _metrics_directory()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         if settings.workers == 1:
             server = uvicorn.Server(config)
@@ -124,10 +155,29 @@ def serve(settings: Settings) -> int:
             # protocol 0, asyncio then leaves TCP_NODELAY off on accepted connections, and every
             # keep-alive response waits some 40 ms for a delayed ACK.
             sock = _listening_socket(settings.host, settings.port)
-            Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:
-        pass
+            Supervisor(config, sockets=[sock]).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+METRICS_DIR_PREFIX = "billing-metrics-"
+
+
+def _metrics_directory() -> str:
+    """A new private directory for this run's metrics files, named after this process.
+
+    Directories left behind by runs that were killed (their process is gone) are removed first.
+    """
+    import psutil
+
+    for stale in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = stale.name.removeprefix(METRICS_DIR_PREFIX).partition("-")[0]
+        with contextlib.suppress(OSError):
+            mine = stale.stat().st_uid == os.getuid()
+            if mine and pid.isdigit() and not psutil.pid_exists(int(pid)):
+                shutil.rmtree(stale)
+    return tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -275,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"billing: invalid configuration: {problems}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     commands: dict[str, Callable[[], int]] = {
         "serve": lambda: serve(settings),
         "migrate": lambda: migrate(settings, args.revision),

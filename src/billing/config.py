@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +62,25 @@ class Settings(BaseSettings):
     )
     migrate_on_start: bool = True
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: JSON lines unless stderr is a terminal."
+    )
+    shutdown_timeout: int = Field(
+        default=10, ge=1, le=3600, description="Seconds in-flight requests get on SIGTERM."
+    )
+    metrics_public: bool = Field(default=False, description="Serve /metrics without a token.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="A bearer secret for scrapers, checked without the database."
+    )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("the metrics token must be at least 16 characters long")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from billing.domain.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
+from billing.observability import observe_retry
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,7 @@ class Database:
                     log.error("database unavailable after %d attempts: %r", attempt, exc)
                     raise ServiceUnavailable() from exc
                 self.counters.retries += 1
+                observe_retry(sqlstate_of(exc))
                 log.info("retrying transaction (attempt %d failed: %s)", attempt, fault.value)
                 await asyncio.sleep(pause)
 

@@ -39,6 +39,7 @@ from billing.graphql.types import (
     TransferSuccess,
     Wallet,
 )
+from billing.observability import observe_result
 
 Info = strawberry.Info[Context, None]
 MAX_WALLETS = 100
@@ -159,8 +160,8 @@ async def perform(
     try:
         done = await operation(info.context.db, info.context.actor)
     except OperationError as exc:
-        return to_error(exc)
-    return success(done)
+        return observe_result(info.field_name, to_error(exc))
+    return observe_result(info.field_name, success(done))
 
 
 @strawberry.type

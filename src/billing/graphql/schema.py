@@ -22,6 +22,7 @@ from billing.graphql.context import Context
 from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import MONEY_SCALAR, Money
+from billing.observability import observe_operation
 
 log = logging.getLogger("billing.errors")
 
@@ -59,6 +60,7 @@ class ErrorPolicy(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [self._translate(error, context) for error in errors]
+        observe_operation(self.execution_context)
 
     def _translate(self, error: GraphQLError, context: Context) -> GraphQLError:
         original = error.original_error
