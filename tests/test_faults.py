@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -31,6 +31,8 @@ from conftest import RESUPPLY, WALLET_BALANCE, Api, api_for, new_token
 from test_cli import serving
 
 pytestmark = pytest.mark.slow
+
+T = TypeVar("T")
 
 
 class Server:
@@ -326,29 +328,35 @@ def test_a_worker_restarted_during_an_outage_does_not_stop_the_server(
             time.sleep(0.2)
 
 
-async def test_connection_lost_during_commit_is_reported_as_unknown(
-    fault_api: Api, migrated: Server
-) -> None:
-    # given: COMMIT will wait for a synchronous standby that does not exist
-    _, wallet = await fault_api.create_client("unsure")
-    admin = await asyncpg.connect(migrated.dsn)
+async def commit_acknowledgement_lost(dsn: str, send: Awaitable[T]) -> T:
+    """Run ``send`` while COMMIT waits for a synchronous standby that does not exist, and kill
+    the API's session once it waits there: the commit is durable locally, its answer lost."""
+    admin = await asyncpg.connect(dsn)
     try:
         await admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'phantom'")
         await admin.execute("SELECT pg_reload_conf()")
         await asyncio.sleep(0.2)
-        request = asyncio.create_task(fault_api.resupply(wallet, "7.00"))
-        # when: the backend is killed while it waits, after the commit is durable locally
+        request = asyncio.ensure_future(send)
         for _ in range(200):
             await asyncio.sleep(0.02)
-            if await terminate_api_backends(migrated.dsn, only_waiting_for="SyncRep"):
+            if await terminate_api_backends(dsn, only_waiting_for="SyncRep"):
                 break
         else:
             raise AssertionError("the API never waited for the synchronous standby")
-        result = await asyncio.wait_for(request, timeout=10)
+        return await asyncio.wait_for(request, timeout=10)
     finally:
         await admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
         await admin.execute("SELECT pg_reload_conf()")
         await admin.close()
+
+
+async def test_connection_lost_during_commit_is_reported_as_unknown(
+    fault_api: Api, migrated: Server
+) -> None:
+    # given: a wallet
+    _, wallet = await fault_api.create_client("unsure")
+    # when: the connection is lost while the resupply commits
+    result = await commit_acknowledgement_lost(migrated.dsn, fault_api.resupply(wallet, "7.00"))
     # then: the API does not claim failure: it says the outcome is unknown...
     assert result["__typename"] == "OutcomeUnknown"
     assert result["code"] == "OUTCOME_UNKNOWN"
@@ -364,24 +372,10 @@ async def test_rest_connection_lost_during_commit_is_504_outcome_unknown(
     _, wallet = await fault_api.create_client("unsure-rest")
     body = {"walletId": int(wallet), "amount": "7.00"}
     key = {"Idempotency-Key": "unsure-1"}
-    admin = await asyncpg.connect(migrated.dsn)
-    try:
-        await admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'phantom'")
-        await admin.execute("SELECT pg_reload_conf()")
-        await asyncio.sleep(0.2)
-        request = asyncio.create_task(fault_api.http.post("/resupplies", json=body, headers=key))
-        # when: the backend is killed while it waits, after the commit is durable locally
-        for _ in range(200):
-            await asyncio.sleep(0.02)
-            if await terminate_api_backends(migrated.dsn, only_waiting_for="SyncRep"):
-                break
-        else:
-            raise AssertionError("the API never waited for the synchronous standby")
-        response = await asyncio.wait_for(request, timeout=10)
-    finally:
-        await admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
-        await admin.execute("SELECT pg_reload_conf()")
-        await admin.close()
+    # when
+    response = await commit_acknowledgement_lost(
+        migrated.dsn, fault_api.http.post("/resupplies", json=body, headers=key)
+    )
     # then: 504 OUTCOME_UNKNOWN, not a failure and not a 500...
     assert response.status_code == 504
     assert response.json()["code"] == "OUTCOME_UNKNOWN"

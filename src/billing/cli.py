@@ -9,7 +9,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -91,18 +90,9 @@ def serve(settings: Settings) -> int:
 
 def _serve(settings: Settings) -> int:
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from billing.db.engine import check_reachable, safe_url
-
-    class Supervisor(Multiprocess):
-        def terminate_all(self) -> None:
-            # Let go of the listening socket first: once the stopping workers close their
-            # copies, new connections are refused at once rather than left in a backlog that
-            # nobody accepts from until this process exits.
-            for sock in self.sockets:
-                sock.close()
-            super().terminate_all()
+    from billing.supervisor import Supervisor, listening_sockets
 
     url = _database_url(settings)
     endpoint = f"http://{settings.host}:{settings.port}/graphql"
@@ -151,11 +141,9 @@ def _serve(settings: Settings) -> int:
             if not server.started:
                 return 3  # the application did not start (its log says why)
         else:
-            # The workers share a socket bound here rather than by uvicorn: uvicorn binds it with
-            # protocol 0, asyncio then leaves TCP_NODELAY off on accepted connections, and every
-            # keep-alive response waits some 40 ms for a delayed ACK.
-            sock = _listening_socket(settings.host, settings.port)
-            Supervisor(config, sockets=[sock]).run()
+            # The listening sockets are bound here, one per worker (see billing.supervisor).
+            sockets = listening_sockets(settings.host, settings.port, settings.workers)
+            Supervisor(config, sockets).run()
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -178,15 +166,6 @@ def _metrics_directory() -> str:
             if mine and pid.isdigit() and not psutil.pid_exists(int(pid)):
                 shutil.rmtree(stale)
     return tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
 
 
 def migrate(settings: Settings, revision: str) -> int:
