@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -297,3 +298,27 @@ async def test_times_beyond_the_calendar_are_request_errors(
     stamp = "0001-01-01T00:00:00+00:01"
     error = (await api.post(BALANCE_AT, {"id": wallet, "t": stamp})).json()["errors"][0]
     assert error["message"] == "`time` is out of the range of times."
+
+
+async def test_an_operation_is_timed_when_its_wallet_is_locked_not_when_it_began(
+    api: Api, sql: asyncpg.Connection
+) -> None:
+    # given: a wallet whose row another session holds locked
+    _, wallet = await api.create_client("timed")
+    async with sql.transaction():
+        await sql.execute("SELECT FROM wallets WHERE id = $1 FOR UPDATE", int(wallet))
+        request = asyncio.create_task(api.resupply(wallet, "1.00"))
+        await asyncio.sleep(0.3)  # the resupply has begun and waits for the lock
+        released = await sql.fetchval("SELECT clock_timestamp()")
+    # when: the lock is released and the resupply goes on
+    result = await asyncio.wait_for(request, timeout=10)
+    # then: its operation is timed after the release (so histories sort in lock order), while
+    # its transaction keeps the time the request began
+    assert result["__typename"] == "ResupplySuccess"
+    row = await sql.fetchrow(
+        "SELECT o.created_at AS operation, t.created_at AS began FROM wallet_operations o"
+        " JOIN transactions t ON t.id = o.transaction_id WHERE o.wallet_id = $1",
+        int(wallet),
+    )
+    assert row is not None
+    assert row["began"] < released <= row["operation"]

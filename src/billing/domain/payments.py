@@ -230,7 +230,10 @@ def _moved(rows: Sequence[Row[Any]], count: int) -> list[WalletRecord]:
 #   source, target:  those wallets (the source only if the caller owns it);
 #   allowed:   one row if every check passes (and the key is new);
 #   moved:     the conditional update of the wallets, returning them with their owners;
-#   recorded, legs, remembered:  the ledger rows and the key, only if something moved.
+#   recorded, legs, remembered:  the ledger rows and the key, only if something moved. An
+#              operation's time is read while its wallet is locked, not when the transaction
+#              began: a transaction that began earlier but took the lock later (its snapshot
+#              taken after the other's commit) must not sort before it in the wallet's history.
 # The final select returns one row per changed wallet (or one row with nulls), each carrying
 # what the caller needs to tell why nothing moved. CHECK constraints back every condition.
 def _statement(*common_table_expressions: str, answer: str) -> TextClause:
@@ -249,8 +252,9 @@ _RECORD = """
     RETURNING id
   ),
   legs AS (
-    INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)
-    SELECT recorded.id, moved.id, moved.amount, moved.balance FROM recorded, moved
+    INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after, created_at)
+    SELECT recorded.id, moved.id, moved.amount, moved.balance, clock_timestamp()
+    FROM recorded, moved
   ),
   remembered AS (
     INSERT INTO idempotency_keys (caller, key, operation, request_hash, transaction_id)
