@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from billing.config import Settings
+from billing.domain.transactions import HotWallets
 from conftest import CREATE_CLIENT, Api, PgServer, custom_api
 
 
@@ -291,3 +292,15 @@ async def test_writers_to_one_pair_queue_in_the_process_not_on_connections(
     assert await api.balance(b) == "100.00"
     assert len(waiting) > 10
     assert max(waiting) == 0
+
+
+def test_a_hot_wallet_stays_hot_while_writers_queue_for_it_and_cools_down_after() -> None:
+    # given: wallet 1 turned hot at t=0 (a retried conflict); wallet 2 never did
+    hot = HotWallets(ttl=10.0)
+    hot.mark([1], now=0.0)
+    # when: writers queue for both at t=8
+    hot.keep([1, 2], now=8.0)
+    # then: 1 stays hot past its first ten seconds, 2 does not turn hot, and 1 cools down
+    assert hot.is_hot(1, now=15.0)
+    assert not hot.is_hot(2, now=8.0)
+    assert not hot.is_hot(1, now=18.5)
