@@ -14,7 +14,7 @@ from billing.db.engine import create_engine
 from billing.domain import tokens
 from billing.domain.errors import InvalidInput
 from billing.domain.transactions import Database
-from conftest import Api, api_for, new_token
+from conftest import Api, api_for, custom_api, new_token
 
 QUERY = "{ wallet(id: 1) { balance } }"
 MUTATION = 'mutation { createClient(input: {login: "nobody", name: "N"}) { __typename } }'
@@ -171,3 +171,16 @@ async def test_client_tokens_need_an_existing_client(app: Starlette, api: Api) -
     assert (await new_token(app, int(client))).startswith("bk_")
     with pytest.raises(InvalidInput):
         await new_token(app, 987654)
+
+
+async def test_a_token_check_on_a_saturated_pool_is_503_not_500(settings: Settings) -> None:
+    # given: a service with one pooled connection, which something else holds
+    async with custom_api(settings, pool_size=1, pool_timeout=0.3) as (application, _):
+        secret = await new_token(application)
+        async with application.state.db.engine.connect(), api_for(application, secret) as api:
+            # when: a request whose token must be looked up
+            response = await api.post(QUERY)
+    # then: the service is busy, and says so as it does for every whole-request refusal
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"

@@ -301,7 +301,10 @@ class Database:
             return await read()
         except Exception as exc:
             if not unreachable(exc):
-                raise
+                if isinstance(exc, ServiceUnavailable) or (failure := read_failure(exc)) is None:
+                    raise
+                self.counters.unavailable += 1
+                raise failure from exc  # busy: the pool or a statement timed out
         try:
             return await read()
         except Exception as exc:
