@@ -9,10 +9,14 @@ Where SO_REUSEPORT is missing, all workers share one socket as before.
 
 from __future__ import annotations
 
+import logging
 import socket
 
 from uvicorn.config import Config
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
+
+logger = logging.getLogger("uvicorn.error")
 
 
 def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -37,29 +41,42 @@ class Supervisor(Multiprocess):
     """uvicorn's supervisor (restarts, health checks, signals), with a socket per worker.
 
     uvicorn starts every worker, first ones and replacements, with ``Process(config,
-    self.sockets)``; here ``sockets`` answers with the socket of the slot being filled: the
-    first slot without a live worker. A worker started beside a live one (a restart on SIGHUP)
-    listens on all of them.
+    self.sockets)``. Here ``sockets`` answers with a socket that no live worker serves, and
+    remembers which worker got which, so every socket keeps exactly one worker however the
+    workers die and come back. A worker started while all are alive (a restart on SIGHUP)
+    listens on all of them. The number of workers is fixed (SIGTTIN and SIGTTOU are refused):
+    a socket without a worker would keep receiving connections that nobody accepts.
     """
 
     def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
         self.all_sockets = sockets
+        self._slot_of: dict[Process, int] = {}  # worker -> the index of its socket
+        self._pending: int | None = None  # the slot handed out for the worker being made
         super().__init__(config, sockets)
 
     @property
     def sockets(self) -> list[socket.socket]:
         if len(self.all_sockets) == 1:
             return self.all_sockets
-        for slot, worker in enumerate(self.processes):
-            if not worker.process.is_alive():
-                return [self.all_sockets[slot]]
-        if len(self.processes) < len(self.all_sockets):
-            return [self.all_sockets[len(self.processes)]]
-        return self.all_sockets
+        for worker in self.processes:
+            if worker not in self._slot_of and self._pending is not None:
+                self._slot_of[worker] = self._pending  # made with the last slot handed out
+        self._pending = None
+        self._slot_of = {w: slot for w, slot in self._slot_of.items() if w.process.is_alive()}
+        free = [i for i in range(len(self.all_sockets)) if i not in self._slot_of.values()]
+        if not free:
+            return self.all_sockets
+        self._pending = free[0]
+        return [self.all_sockets[free[0]]]
 
     @sockets.setter
     def sockets(self, value: list[socket.socket]) -> None:
         """Set by uvicorn's constructor; the sockets are ``all_sockets``."""
+
+    def handle_ttin(self) -> None:
+        logger.warning("The number of workers is fixed; restart billing serve to change it.")
+
+    handle_ttou = handle_ttin
 
     def terminate_all(self) -> None:
         # Let go of the listening sockets first: once the stopping workers close their copies,
