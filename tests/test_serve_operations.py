@@ -21,6 +21,7 @@ import pytest
 from conftest import CREATE_CLIENT, TRANSFER
 from promtext import Samples, parse, value
 from test_cli import Served, gql, postmasters, serving
+from test_concurrency import wait_until_api_waits_for_a_lock
 
 pytestmark = pytest.mark.slow
 
@@ -139,21 +140,9 @@ async def wait_for_lock_waiter(pgdata: Path) -> None:
     # A session of its own: inside the holder's transaction pg_stat_activity would not change.
     conn = await connect_embedded(pgdata)
     try:
-        await _wait_for_lock_waiter(conn)
+        await wait_until_api_waits_for_a_lock(conn)
     finally:
         await conn.close()
-
-
-async def _wait_for_lock_waiter(conn: asyncpg.Connection) -> None:
-    for _ in range(500):
-        waiting = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-api'"
-            " AND wait_event_type = 'Lock'"
-        )
-        if waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("no API request waited for the wallet lock")
 
 
 async def refused(url: str) -> bool:
