@@ -18,7 +18,6 @@ import httpx
 import psutil
 import pytest
 
-from billing.config import Settings
 from conftest import CREATE_CLIENT, TRANSFER
 from promtext import Samples, parse, value
 from test_cli import Served, gql, postmasters, serving
@@ -108,7 +107,7 @@ def test_metrics_add_up_over_workers_and_outlive_a_killed_one(tmp_path: Path) ->
         ops = "billing_operations_total"
         assert value(samples, ops, operation="transfer", result="TransferSuccess") == 20
         assert value(samples, "billing_request_duration_seconds_count", operation="transfer") == 20
-        assert value(samples, "billing_db_pool_size") == 2 * Settings().pool_size
+        assert value(samples, "billing_db_pool_size") == 2 * 8
         assert value(samples, "billing_db_pool_max_overflow") == 2 * 3
         # when: a worker is killed and its replacement starts
         os.kill(first, signal.SIGKILL)
@@ -117,7 +116,7 @@ def test_metrics_add_up_over_workers_and_outlive_a_killed_one(tmp_path: Path) ->
         samples = scrape(served, token)
         # then: what the dead worker counted still counts, but its pool is gone
         assert value(samples, ops, operation="transfer", result="TransferSuccess") == 21
-        assert value(samples, "billing_db_pool_size") == 2 * Settings().pool_size
+        assert value(samples, "billing_db_pool_size") == 2 * 8
         assert value(samples, "billing_db_pool_checked_out") == 0
 
 

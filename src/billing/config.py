@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    pool_size: int = Field(default=16, ge=1, le=100)
+    pool_size: int = Field(default=8, ge=1, le=100)
     pool_max_overflow: int = Field(default=0, ge=0, le=100)
     pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
     connect_timeout: float = Field(default=5.0, gt=0)
