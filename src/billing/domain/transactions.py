@@ -274,10 +274,7 @@ class Database:
                 async with conn.begin():
                     yield conn
         except Exception as exc:
-            if failure := read_failure(exc):
-                self.counters.unavailable += 1
-                raise failure from exc
-            raise
+            raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
 
     async def read_one(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``query``, a single statement, on its own: a statement outside a transaction
@@ -301,17 +298,20 @@ class Database:
             return await read()
         except Exception as exc:
             if not unreachable(exc):
-                if isinstance(exc, ServiceUnavailable) or (failure := read_failure(exc)) is None:
-                    raise
-                self.counters.unavailable += 1
-                raise failure from exc  # busy: the pool or a statement timed out
+                raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
         try:
             return await read()
         except Exception as exc:
-            if failure := read_failure(exc):
-                self.counters.unavailable += 1
-                raise failure from exc
-            raise
+            raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
+
+    def _failed_read(self, exc: Exception) -> Exception:
+        """What a failed read raises: ServiceUnavailable (caused by ``exc``) when the database
+        is down or saturated, else ``exc`` itself."""
+        if isinstance(exc, ServiceUnavailable) or (failure := read_failure(exc)) is None:
+            return exc
+        self.counters.unavailable += 1
+        failure.__cause__ = exc
+        return failure
 
 
 @asynccontextmanager
