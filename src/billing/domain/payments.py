@@ -59,14 +59,7 @@ async def resupply(
         rows = (
             await conn.execute(
                 RESUPPLY_STATEMENT,
-                {
-                    "wallet": wid,
-                    "amount": value,
-                    "ceiling": MAX_BALANCE - value,
-                    "number": number,
-                    "reference": reference,
-                    **_key_parameters(idem),
-                },
+                {"wallet": wid, **_shared_parameters(value, number, reference, idem)},
             )
         ).all()
         first = rows[0]
@@ -128,11 +121,7 @@ async def transfer(
                     "source": source,
                     "target": target,
                     "owner": actor.owner_filter,
-                    "amount": value,
-                    "ceiling": MAX_BALANCE - value,
-                    "number": number,
-                    "reference": reference,
-                    **_key_parameters(idem),
+                    **_shared_parameters(value, number, reference, idem),
                 },
             )
         ).all()
@@ -187,10 +176,22 @@ def _visible(actor: Actor, wallet: WalletRecord) -> WalletRecord | None:
     return wallet if actor.may_see_client(wallet.client_id) else None
 
 
-def _key_parameters(idem: idempotency.Idempotency | None) -> dict[str, str | None]:
-    if idem is None:
-        return {"caller": None, "key": None, "request_hash": None}
-    return {"caller": idem.caller, "key": idem.key, "request_hash": idem.request_hash}
+def _shared_parameters(
+    value: Decimal, number: uuid.UUID, reference: str | None, idem: idempotency.Idempotency | None
+) -> dict[str, object]:
+    """The parameters both statements take: the amount, the new ledger row and the key."""
+    key = (
+        {"caller": None, "key": None, "request_hash": None}
+        if idem is None
+        else {"caller": idem.caller, "key": idem.key, "request_hash": idem.request_hash}
+    )
+    return {
+        "amount": value,
+        "ceiling": MAX_BALANCE - value,
+        "number": number,
+        "reference": reference,
+        **key,
+    }
 
 
 async def _earlier(
