@@ -9,7 +9,6 @@ with the app's own database handle or to reset the ledger between examples.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -23,6 +22,7 @@ from starlette.applications import Starlette
 
 from billing.app import create_app
 from billing.config import Settings
+from billing.supervisor import listening_sockets
 from conftest import new_token
 
 T = TypeVar("T")
@@ -68,11 +68,8 @@ class LiveServer:
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     """Serve ``create_app(settings)`` on a free 127.0.0.1 port until the block ends."""
     app = create_app(settings)
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every response waits ~40 ms (Nagle's algorithm against delayed ACKs).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # bound here and handed over: no race for the port
+    # Bound here and handed over (no race for the port), as `billing serve` binds its own.
+    (sock,) = listening_sockets("127.0.0.1", 0, 1)
     port: int = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
