@@ -47,7 +47,7 @@ def graphql_like_app() -> Asgi:
     from strawberry.types.graphql import OperationType
 
     from billing.graphql.schema import schema
-    from billing.observability import observe_operation, observe_result
+    from billing.http.observability import observe_operation, observe_result
 
     document = parse(TRANSFER)
 
@@ -101,9 +101,9 @@ async def per_request(app: Asgi, iterations: int) -> float:
 
 
 def cpu(iterations: int, tmp: Path) -> None:
+    from billing.http.metrics import Metrics
+    from billing.http.observability import RequestObserver
     from billing.logs import LogFormat, formatter
-    from billing.metrics import Metrics
-    from billing.observability import RequestObserver
 
     inner = graphql_like_app()
     request_log = logging.getLogger("billing.requests")
@@ -141,7 +141,7 @@ def cpu(iterations: int, tmp: Path) -> None:
 async def client(settings: Any, observed: bool) -> AsyncIterator[httpx.AsyncClient]:
     from billing.app import create_app
     from billing.domain import tokens
-    from billing.observability import RequestObserver
+    from billing.http.observability import RequestObserver
 
     app = create_app(settings)
     if not observed:

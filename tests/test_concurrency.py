@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from billing.config import Settings
-from billing.domain.transactions import HotWallets
+from billing.db.gate import HotWallets
 from conftest import CREATE_CLIENT, Api, PgServer, custom_api
 
 

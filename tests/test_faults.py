@@ -25,8 +25,8 @@ from billing.app import create_app
 from billing.config import Settings
 from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
+from billing.db.faults import Fault, classify
 from billing.db.migrate import run_alembic
-from billing.domain.transactions import Fault, classify
 from conftest import RESUPPLY, WALLET_BALANCE, Api, api_for, new_token
 from test_cli import serving
 

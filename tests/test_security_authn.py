@@ -10,10 +10,10 @@ import pytest
 from starlette.applications import Starlette
 
 from billing.config import Settings
+from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.domain import tokens
-from billing.domain.errors import InvalidInput
-from billing.domain.transactions import Database
+from billing.errors import InvalidInput
 from conftest import Api, api_for, custom_api, new_token
 
 QUERY = "{ wallet(id: 1) { balance } }"

@@ -11,10 +11,10 @@ from decimal import Decimal
 import asyncpg
 
 from billing.config import Settings
+from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain.audit import audit
-from billing.domain.transactions import Database
 from tpbench.common import SEED_BALANCE, Wallets, money
 
 SEED_CLIENTS = """

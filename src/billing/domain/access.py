@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from billing.domain.errors import PermissionDenied
+from billing.errors import PermissionDenied
 
 
 @dataclass(frozen=True, slots=True)

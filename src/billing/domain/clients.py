@@ -8,13 +8,15 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.db.database import Database
 from billing.db.models import Client, Wallet
 from billing.domain import idempotency
 from billing.domain.access import Actor
-from billing.domain.errors import LoginTaken
 from billing.domain.records import ClientRecord, NewClient, WalletRecord
-from billing.domain.transactions import Database
 from billing.domain.validation import clean_login, clean_name
+from billing.errors import LoginTaken, failures
+
+CREATE_CLIENT_FAILURES = failures(LoginTaken)
 
 
 async def create_client(

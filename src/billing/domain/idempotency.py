@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.models import IdempotencyKey
-from billing.domain.errors import IdempotencyKeyReused, InvalidInput
+from billing.errors import IdempotencyKeyReused, InvalidInput
 
 KEY_MAX = 255
 

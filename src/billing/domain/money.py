@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from billing.domain.errors import InvalidInput
+from billing.errors import InvalidInput
 
-CENT = Decimal("0.01")
+PLACES = 2
+CENT = Decimal(1).scaleb(-PLACES)
 MAX_AMOUNT = Decimal(10) ** 15
+# The amounts parse_amount accepts, as a pattern (the OpenAPI document publishes it); MAX_AMOUNT
+# itself bounds the value.
+AMOUNT_PATTERN = f"(0|[1-9][0-9]{{0,{len(str(int(MAX_AMOUNT))) - 1}}})([.][0-9]{{1,{PLACES}}})?"
 # numeric(20, 2) holds at most 18 integer digits.
 MAX_BALANCE = Decimal("999999999999999999.99")
 
@@ -29,8 +33,8 @@ def parse_amount(text: str, field: str = "amount") -> Decimal:
             f'{field} must be a plain decimal number such as "500.50": digits, at most one'
             " point, no sign, exponent or leading zeros.",
         )
-    if match.group(1) is not None and len(match.group(1)) > 2:
-        raise InvalidInput(field, f"{field} must have at most 2 decimal places.")
+    if match.group(1) is not None and len(match.group(1)) > PLACES:
+        raise InvalidInput(field, f"{field} must have at most {PLACES} decimal places.")
     value = Decimal(text)
     if value <= 0:
         raise InvalidInput(field, f"{field} must be greater than 0.")

@@ -17,20 +17,24 @@ from typing import Any, NoReturn
 from sqlalchemy import Row, TextClause, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.db.database import Database
 from billing.db.models import Client, Transaction, Wallet, WalletOperation
 from billing.domain import idempotency
 from billing.domain.access import Actor
-from billing.domain.errors import (
+from billing.domain.money import MAX_BALANCE, parse_amount
+from billing.domain.records import ClientRecord, Resupplied, Transferred, WalletRecord
+from billing.domain.validation import clean_reference, require_id
+from billing.errors import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
     InsufficientFunds,
     InvalidInput,
     WalletNotFound,
+    failures,
 )
-from billing.domain.money import MAX_BALANCE, parse_amount
-from billing.domain.records import ClientRecord, Resupplied, Transferred, WalletRecord
-from billing.domain.transactions import Database
-from billing.domain.validation import clean_reference, require_id
+
+RESUPPLY_FAILURES = failures(WalletNotFound, BalanceLimitExceeded)
+TRANSFER_FAILURES = failures(WalletNotFound, InsufficientFunds, BalanceLimitExceeded)
 
 
 async def resupply(
@@ -74,7 +78,7 @@ async def resupply(
         if first.target_balance is None:
             raise WalletNotFound(wid)
         if first.transaction_id is None:
-            raise BalanceLimitExceeded(wid, first.target_balance, MAX_BALANCE)
+            raise BalanceLimitExceeded(wid, MAX_BALANCE, balance=first.target_balance)
         (wallet,) = _moved(rows, 1)
         return Resupplied(
             transaction_number=number, amount=value, wallet=wallet, reference=reference
@@ -168,7 +172,7 @@ def _refuse_transfer(
                 raise WalletNotFound(target)
             if found.target_balance > MAX_BALANCE - value:
                 shown = found.target_balance if actor.may_see_client(found.target_client) else None
-                raise BalanceLimitExceeded(target, shown, MAX_BALANCE)
+                raise BalanceLimitExceeded(target, MAX_BALANCE, balance=shown)
     raise AssertionError("a transfer that passed every check moved nothing")
 
 

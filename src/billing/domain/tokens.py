@@ -1,5 +1,5 @@
 """API tokens: created with a secret shown once, stored as a hash, revocable at once (see
-token_cache.py for how serving processes hear of a revocation)."""
+billing.db.token_cache for how serving processes hear of a revocation)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Literal
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.db.database import Database
 from billing.db.models import ApiToken, Client
+from billing.db.token_cache import CHANNEL, TokenCache
 from billing.domain.access import Actor
-from billing.domain.errors import InvalidInput
-from billing.domain.token_cache import CHANNEL, TokenCache
-from billing.domain.transactions import Database
 from billing.domain.validation import clean_name
+from billing.errors import InvalidInput
 
 PREFIX = "bk_"
 
@@ -78,7 +78,7 @@ async def list_tokens(db: Database) -> list[TokenRecord]:
         return [TokenRecord(*row) for row in rows]
 
 
-async def revoke_token(db: Database, token_id: int, cache: TokenCache | None = None) -> bool:
+async def revoke_token(db: Database, token_id: int, cache: TokenCache[Actor] | None = None) -> bool:
     """Revoke a token; False if there is no such active token.
 
     Every serving process empties its token cache when this commits (``cache``: this process's
@@ -111,7 +111,9 @@ async def has_operator_token(db: Database) -> bool:
         return found is not None
 
 
-async def authenticate(db: Database, secret: str, cache: TokenCache | None = None) -> Actor | None:
+async def authenticate(
+    db: Database, secret: str, cache: TokenCache[Actor] | None = None
+) -> Actor | None:
     """The actor a presented secret stands for; None if unknown or revoked."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from billing.domain.errors import InvalidInput
+from billing.errors import InvalidInput
 
 MAX_ID = 2**63 - 1
-_ID = re.compile(r"[1-9][0-9]{0,18}")
-_LOGIN = re.compile(r"[A-Za-z0-9._-]{3,64}")
+# The forms an id and a login take (the OpenAPI document publishes them too).
+ID_PATTERN = "[1-9][0-9]{0,18}"
+LOGIN_PATTERN = "[A-Za-z0-9._-]{3,64}"
+LOGIN_RULE = "3 to 64 characters: letters A-Z and a-z, digits, '.', '_' or '-'"
+_ID = re.compile(ID_PATTERN)
+_LOGIN = re.compile(LOGIN_PATTERN)
 NAME_MAX = 200
 # Control characters, surrogates and line/paragraph separators have no place in text we show;
 # nor do bidirectional overrides and isolates (they can make text read as something else).
@@ -36,10 +40,7 @@ def require_id(raw: str, field: str) -> int:
 
 def clean_login(login: str) -> str:
     if not _LOGIN.fullmatch(login):
-        raise InvalidInput(
-            "login",
-            "login must be 3 to 64 characters: letters A-Z and a-z, digits, '.', '_' or '-'.",
-        )
+        raise InvalidInput("login", f"login must be {LOGIN_RULE}.")
     return login
 
 

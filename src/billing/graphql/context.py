@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
+from billing.db.database import Database
+from billing.db.faults import read_failure
 from billing.domain import reads
 from billing.domain.access import Actor
 from billing.domain.records import ClientRecord, WalletRecord
-from billing.domain.transactions import Database, read_failure
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -1,141 +1,63 @@
-"""Typed errors: every expected failure is a result type implementing the Error interface."""
+"""Typed errors: every expected failure is a result type implementing the Error interface.
+
+The types are made from ``billing.errors``, one per error class there, with the class's code,
+description and fields; nothing about an error is written here.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any, Union
 
 import strawberry
 
-from billing.domain import errors as domain
+from billing.errors import CATALOG, OperationError
 from billing.graphql.scalars import Money, money
 
-
-@strawberry.enum(description="Stable, machine-readable error codes.")
-class ErrorCode(enum.Enum):
-    INVALID_INPUT = "INVALID_INPUT"
-    LOGIN_TAKEN = "LOGIN_TAKEN"
-    WALLET_NOT_FOUND = "WALLET_NOT_FOUND"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    BALANCE_LIMIT_EXCEEDED = "BALANCE_LIMIT_EXCEEDED"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    PERMISSION_DENIED = "PERMISSION_DENIED"
-    TRY_AGAIN = "TRY_AGAIN"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+# mypy cannot know members made at runtime; the schema lists them (schema.graphql).
+_codes: Any = enum.Enum("ErrorCode", [(e.code, e.code) for e in CATALOG])  # type: ignore[misc]
+ErrorCode: type[enum.Enum] = strawberry.enum(
+    _codes, description="Stable, machine-readable error codes."
+)
 
 
 @strawberry.interface(description="Implemented by every error result.")
 class Error:
-    code: ErrorCode
+    code: enum.Enum = strawberry.field(graphql_type=ErrorCode)
     message: str = strawberry.field(description="A human-readable explanation.")
 
 
-@strawberry.type(description="An input value is malformed or out of range. Nothing changed.")
-class InvalidInput(Error):
-    field: str = strawberry.field(description="The input field at fault, e.g. 'amount'.")
+# The GraphQL type of each kind of detail, and how a value of that kind is shown.
+_KINDS: dict[type, tuple[object, Callable[[Any], object]]] = {
+    int: (strawberry.ID, lambda value: strawberry.ID(str(value))),
+    Decimal: (Money, money),
+    str: (str, str),
+}
 
 
-@strawberry.type(description="Another client already has this login (compared ignoring case).")
-class LoginTaken(Error):
-    login: str
+def _error_type(error: type[OperationError]) -> type[Error]:
+    annotations: dict[str, object] = {}
+    namespace: dict[str, object] = {"__module__": __name__, "__annotations__": annotations}
+    for item in error.details():
+        annotations[item.name] = _KINDS[item.kind][0]
+        if item.description:
+            namespace[item.name] = strawberry.field(description=item.description)
+    made = type(error.__name__, (Error,), namespace)
+    return strawberry.type(made, description=error.description())
 
 
-@strawberry.type(description="No such wallet. Nothing changed.")
-class WalletNotFound(Error):
-    wallet_id: strawberry.ID
+TYPES: dict[type[OperationError], type[Error]] = {error: _error_type(error) for error in CATALOG}
 
 
-@strawberry.type(description="The wallet holds less than requested. Nothing changed.")
-class InsufficientFunds(Error):
-    wallet_id: strawberry.ID
-    balance: Money
-    requested: Money
-
-
-@strawberry.type(description="The operation would take a wallet above the maximum balance.")
-class BalanceLimitExceeded(Error):
-    wallet_id: strawberry.ID
-    limit: Money = strawberry.field(description="The largest balance a wallet may hold.")
-
-
-@strawberry.type(
-    description=(
-        "The idempotency key was already used for a request with different parameters."
-        " Nothing changed."
-    )
-)
-class IdempotencyKeyReused(Error):
-    idempotency_key: str
-
-
-@strawberry.type(description="The caller's token does not allow this operation. Nothing changed.")
-class PermissionDenied(Error):
-    operation: str
-
-
-@strawberry.type(
-    description="Too much contention with concurrent operations. Nothing changed; retry."
-)
-class TryAgain(Error):
-    pass
-
-
-@strawberry.type(description="The database is unavailable. Nothing changed; retry later.")
-class ServiceUnavailable(Error):
-    pass
-
-
-@strawberry.type(
-    description=(
-        "The connection to the database was lost while committing: the operation may or may"
-        " not have taken effect. Check the wallet before retrying."
-    )
-)
-class OutcomeUnknown(Error):
-    pass
-
-
-def to_error(exc: domain.OperationError) -> Error:  # noqa: PLR0911 - one branch per type
+def to_error(exc: OperationError) -> Error:
     """Translate a domain failure into its GraphQL type."""
-    m = exc.message
-    match exc:
-        case domain.InvalidInput():
-            return InvalidInput(code=ErrorCode.INVALID_INPUT, message=m, field=exc.field)
-        case domain.LoginTaken():
-            return LoginTaken(code=ErrorCode.LOGIN_TAKEN, message=m, login=exc.login)
-        case domain.WalletNotFound():
-            return WalletNotFound(
-                code=ErrorCode.WALLET_NOT_FOUND,
-                message=m,
-                wallet_id=strawberry.ID(str(exc.wallet_id)),
-            )
-        case domain.InsufficientFunds():
-            return InsufficientFunds(
-                code=ErrorCode.INSUFFICIENT_FUNDS,
-                message=m,
-                wallet_id=strawberry.ID(str(exc.wallet_id)),
-                balance=money(exc.balance),
-                requested=money(exc.requested),
-            )
-        case domain.BalanceLimitExceeded():
-            return BalanceLimitExceeded(
-                code=ErrorCode.BALANCE_LIMIT_EXCEEDED,
-                message=m,
-                wallet_id=strawberry.ID(str(exc.wallet_id)),
-                limit=money(exc.limit),
-            )
-        case domain.IdempotencyKeyReused():
-            return IdempotencyKeyReused(
-                code=ErrorCode.IDEMPOTENCY_KEY_REUSED, message=m, idempotency_key=exc.key
-            )
-        case domain.PermissionDenied():
-            return PermissionDenied(
-                code=ErrorCode.PERMISSION_DENIED, message=m, operation=exc.operation
-            )
-        case domain.TryAgain():
-            return TryAgain(code=ErrorCode.TRY_AGAIN, message=m)
-        case domain.ServiceUnavailable():
-            return ServiceUnavailable(code=ErrorCode.SERVICE_UNAVAILABLE, message=m)
-        case domain.OutcomeUnknown():
-            return OutcomeUnknown(code=ErrorCode.OUTCOME_UNKNOWN, message=m)
-    raise TypeError(f"no GraphQL type for {type(exc).__name__}")  # pragma: no cover
+    shown = {item.name: _KINDS[item.kind][1](getattr(exc, item.name)) for item in exc.details()}
+    return TYPES[type(exc)](code=ErrorCode[exc.code], message=exc.message, **shown)
+
+
+def result_union(name: str, success: type, failures: Sequence[type[OperationError]]) -> Any:
+    """The result type of a mutation: its success type or any of its failures' types."""
+    members = (success, *(TYPES[failure] for failure in failures))
+    return Annotated[Union[members], strawberry.union(name)]  # noqa: UP007 - built at runtime

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
+from billing.db.database import Database
 from billing.domain import clients, history, payments, reads
 from billing.domain.access import Actor
-from billing.domain.errors import OperationError
-from billing.domain.transactions import Database
 from billing.domain.validation import parse_id
+from billing.errors import OperationError
 from billing.graphql.context import Context
-from billing.graphql.errors import (
-    BalanceLimitExceeded,
-    Error,
-    IdempotencyKeyReused,
-    InsufficientFunds,
-    InvalidInput,
-    LoginTaken,
-    OutcomeUnknown,
-    PermissionDenied,
-    ServiceUnavailable,
-    TryAgain,
-    WalletNotFound,
-    to_error,
-)
+from billing.graphql.errors import Error, result_union, to_error
 from billing.graphql.history import Transaction
 from billing.graphql.inputs import CreateClientInput, ResupplyInput, TransferInput
 from billing.graphql.scalars import Money, money
@@ -39,7 +26,7 @@ from billing.graphql.types import (
     TransferSuccess,
     Wallet,
 )
-from billing.observability import observe_result
+from billing.http.observability import observe_result
 
 Info = strawberry.Info[Context, None]
 MAX_WALLETS = 100
@@ -56,43 +43,6 @@ class LedgerSummary:
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-CreateClientResult = Annotated[
-    CreateClientSuccess
-    | InvalidInput
-    | LoginTaken
-    | IdempotencyKeyReused
-    | PermissionDenied
-    | TryAgain
-    | ServiceUnavailable
-    | OutcomeUnknown,
-    strawberry.union("CreateClientResult"),
-]
-ResupplyResult = Annotated[
-    ResupplySuccess
-    | InvalidInput
-    | WalletNotFound
-    | BalanceLimitExceeded
-    | IdempotencyKeyReused
-    | PermissionDenied
-    | TryAgain
-    | ServiceUnavailable
-    | OutcomeUnknown,
-    strawberry.union("ResupplyResult"),
-]
-TransferResult = Annotated[
-    TransferSuccess
-    | InvalidInput
-    | WalletNotFound
-    | InsufficientFunds
-    | BalanceLimitExceeded
-    | IdempotencyKeyReused
-    | PermissionDenied
-    | TryAgain
-    | ServiceUnavailable
-    | OutcomeUnknown,
-    strawberry.union("TransferResult"),
-]
 
 
 @strawberry.type
@@ -166,9 +116,16 @@ async def perform(
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Create a client together with its first wallet.")
-    async def create_client(self, info: Info, input: CreateClientInput) -> CreateClientResult:
-        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+    @strawberry.mutation(
+        description="Create a client together with its first wallet.",
+        graphql_type=result_union(
+            "CreateClientResult", CreateClientSuccess, clients.CREATE_CLIENT_FAILURES
+        ),
+    )
+    async def create_client(
+        self, info: Info, input: CreateClientInput
+    ) -> CreateClientSuccess | Error:
+        return await perform(
             info,
             lambda db, actor: clients.create_client(
                 db,
@@ -180,9 +137,12 @@ class Mutation:
             CreateClientSuccess.from_domain,
         )
 
-    @strawberry.mutation(description="Credit money to a wallet.")
-    async def resupply(self, info: Info, input: ResupplyInput) -> ResupplyResult:
-        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+    @strawberry.mutation(
+        description="Credit money to a wallet.",
+        graphql_type=result_union("ResupplyResult", ResupplySuccess, payments.RESUPPLY_FAILURES),
+    )
+    async def resupply(self, info: Info, input: ResupplyInput) -> ResupplySuccess | Error:
+        return await perform(
             info,
             lambda db, actor: payments.resupply(
                 db,
@@ -195,9 +155,12 @@ class Mutation:
             ResupplySuccess.from_domain,
         )
 
-    @strawberry.mutation(description="Move money from one wallet to another.")
-    async def transfer(self, info: Info, input: TransferInput) -> TransferResult:
-        return await perform(  # type: ignore[return-value]  # the union lists what it raises
+    @strawberry.mutation(
+        description="Move money from one wallet to another.",
+        graphql_type=result_union("TransferResult", TransferSuccess, payments.TRANSFER_FAILURES),
+    )
+    async def transfer(self, info: Info, input: TransferInput) -> TransferSuccess | Error:
+        return await perform(
             info,
             lambda db, actor: payments.transfer(
                 db,

@@ -17,12 +17,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from billing.domain.errors import ServiceUnavailable
+from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context
 from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import MONEY_SCALAR, Money
-from billing.observability import observe_operation
+from billing.http.observability import observe_operation
 
 log = logging.getLogger("billing.errors")
 
@@ -74,7 +74,7 @@ class ErrorPolicy(SchemaExtension):
                     " operation.",
                     nodes=error.nodes,
                     path=error.path,
-                    extensions={"code": "SERVICE_UNAVAILABLE"},
+                    extensions={"code": ServiceUnavailable.code},
                 )
             context.response.status_code = 503
             context.response.headers["Retry-After"] = "1"
@@ -82,7 +82,7 @@ class ErrorPolicy(SchemaExtension):
                 original.message,
                 nodes=error.nodes,
                 path=error.path,
-                extensions={"code": "SERVICE_UNAVAILABLE"},
+                extensions={"code": ServiceUnavailable.code},
             )
         log.error(
             "unexpected error in %s (request %s)",

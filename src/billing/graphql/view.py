@@ -15,7 +15,7 @@ from strawberry.asgi import GraphQL
 from billing.graphql.context import Context
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema
-from billing.middleware import json_error
+from billing.http.middleware import json_error
 
 # A \uD800-\uDFFF escape may encode a lone surrogate, which cannot be encoded as UTF-8 later.
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 from starlette.requests import Request
 
-from billing.domain.errors import InvalidInput
 from billing.domain.validation import MAX_ID
+from billing.errors import InvalidInput
 from billing.rest.encoding import Number, loads
 from billing.rest.errors import RequestError
 

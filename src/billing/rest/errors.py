@@ -1,15 +1,14 @@
-"""Errors as JSON ``{"code", "message", ...}``: the codes and extra fields of the GraphQL error
-types, with an HTTP status that says what kind of failure it is."""
+"""Errors as JSON ``{"code", "message", ...}``: each failure of ``billing.errors`` with its code,
+its details and its HTTP status (as its class defines them), and whole-request errors."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from starlette.responses import Response
 
-from billing.domain import errors as domain
+from billing.errors import InvalidInput, OperationError, camel
 from billing.rest.encoding import dumps
 
 RETRY_AFTER = {"Retry-After": "1"}
@@ -43,46 +42,12 @@ class RequestError(Exception):
 REST_FIELDS = {"idempotencyKey": "Idempotency-Key"}
 
 
-def operation_error(exc: domain.OperationError) -> Response:  # noqa: PLR0911 - one per type
-    """A domain failure as its status, code and the same extra fields as its GraphQL type."""
-    m = exc.message
-    match exc:
-        case domain.InvalidInput():
-            field = REST_FIELDS.get(exc.field, exc.field)
-            return _error(422, "INVALID_INPUT", m, field=field)
-        case domain.LoginTaken():
-            return _error(409, "LOGIN_TAKEN", m, login=exc.login)
-        case domain.WalletNotFound():
-            return _error(404, "WALLET_NOT_FOUND", m, walletId=exc.wallet_id)
-        case domain.InsufficientFunds():
-            return _error(
-                409,
-                "INSUFFICIENT_FUNDS",
-                m,
-                walletId=exc.wallet_id,
-                balance=exc.balance,
-                requested=exc.requested,
-            )
-        case domain.BalanceLimitExceeded():
-            return _error(409, "BALANCE_LIMIT_EXCEEDED", m, walletId=exc.wallet_id, limit=exc.limit)
-        case domain.IdempotencyKeyReused():
-            return _error(422, "IDEMPOTENCY_KEY_REUSED", m, idempotencyKey=exc.key)
-        case domain.PermissionDenied():
-            return _error(403, "PERMISSION_DENIED", m, operation=exc.operation)
-        case domain.TryAgain():
-            return _error(503, "TRY_AGAIN", m, headers=RETRY_AFTER)
-        case domain.ServiceUnavailable():
-            return _error(503, "SERVICE_UNAVAILABLE", m, headers=RETRY_AFTER)
-        case domain.OutcomeUnknown():
-            return _error(504, "OUTCOME_UNKNOWN", m)
-    raise TypeError(f"no REST error for {type(exc).__name__}")  # pragma: no cover
-
-
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    headers: Mapping[str, str] | None = None,
-    **extra: str | int | Decimal,
-) -> Response:
-    return ExactJSONResponse({"code": code, "message": message, **extra}, status, headers)
+def operation_error(exc: OperationError) -> Response:
+    """A domain failure as its status, code and the same details as its GraphQL type."""
+    body: dict[str, object] = {"code": exc.code, "message": exc.message}
+    for item in exc.details():
+        body[camel(item.name)] = getattr(exc, item.name)
+    if isinstance(exc, InvalidInput):
+        body["field"] = REST_FIELDS.get(exc.field, exc.field)
+    headers = RETRY_AFTER if exc.retry_after else None
+    return ExactJSONResponse(body, exc.status, headers)

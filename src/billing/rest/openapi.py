@@ -1,17 +1,22 @@
 """The adapter's OpenAPI 3.1 description: requests, answers and every error, money as exact
-numbers. Built from the same constants the code validates with; ``billing export-openapi``
-writes it to the committed ``openapi.json``."""
+numbers. Built from what the code itself uses: the error classes of ``billing.errors``, each
+operation's list of failures, and the patterns and limits the domain validates with.
+``billing export-openapi`` writes it to the committed ``openapi.json``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
+from http import HTTPStatus
 from importlib.metadata import version
 from typing import Any
 
+from billing.domain import clients, payments
 from billing.domain.idempotency import KEY_MAX
-from billing.domain.money import MAX_AMOUNT, MAX_BALANCE
-from billing.domain.validation import MAX_ID, NAME_MAX
+from billing.domain.money import AMOUNT_PATTERN, MAX_AMOUNT, PLACES
+from billing.domain.validation import ID_PATTERN, LOGIN_PATTERN, LOGIN_RULE, MAX_ID, NAME_MAX
+from billing.errors import CATALOG, Detail, OperationError, camel
 from billing.rest.encoding import dumps
 
 Schema = dict[str, Any]
@@ -21,11 +26,11 @@ MONEY_NOTE = (
     " a decimal type (Python: `json.loads(text, parse_float=Decimal)`) to keep every cent."
 )
 AMOUNT_DESCRIPTION = (
-    "An amount of money: greater than 0, at most 10^15, with at most two decimal places,"
-    " written plainly (no sign, no exponent). A JSON number (`500.5`, `1000`) or a string"
-    ' (`"500.50"`).' + MONEY_NOTE
+    f"An amount of money: greater than 0, at most {MAX_AMOUNT:f}, with at most {PLACES} decimal"
+    " places, written plainly (no sign, no exponent). A JSON number (`500.5`, `1000`) or a"
+    ' string (`"500.50"`).' + MONEY_NOTE
 )
-MONEY_DESCRIPTION = "An amount of money: a JSON number with exactly two decimals (`1001.50`)."
+MONEY_DESCRIPTION = f"An amount of money: a JSON number with exactly {PLACES} decimals (`1001.50`)."
 
 
 def ref(name: str) -> Schema:
@@ -38,7 +43,7 @@ def _wallet_id_input(description: str) -> Schema:
         + ' A positive integer (`42`) or its decimal string (`"42"`), as the ids in answers.',
         "oneOf": [
             {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-            {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"},
+            {"type": "string", "pattern": f"^{ID_PATTERN}$"},
         ],
     }
 
@@ -88,15 +93,15 @@ SCHEMAS: dict[str, Schema] = {
         "description": AMOUNT_DESCRIPTION,
         "oneOf": [
             {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT)},
-            {"type": "string", "pattern": "^(0|[1-9][0-9]{0,15})([.][0-9]{1,2})?$"},
+            {"type": "string", "pattern": f"^{AMOUNT_PATTERN}$"},
         ],
     },
     "CreateClientRequest": _request(
         {
             "login": {
                 "type": "string",
-                "pattern": "^[A-Za-z0-9._-]{3,64}$",
-                "description": "3-64 characters: A-Z a-z 0-9 . _ -; unique ignoring case.",
+                "pattern": f"^{LOGIN_PATTERN}$",
+                "description": f"{LOGIN_RULE}; unique ignoring case.",
             },
             "name": {
                 "type": "string",
@@ -164,58 +169,7 @@ SCHEMAS: dict[str, Schema] = {
             "walletToBalance": Decimal("1000.00"),
         },
     ),
-    # Errors: the codes and extra fields of the GraphQL error types, plus request errors.
-    "InvalidInput": _error(
-        "INVALID_INPUT",
-        "A field is missing, unknown, of the wrong type, malformed or out of range (or a"
-        " transfer names one wallet twice). Nothing changed.",
-        field={
-            "type": "string",
-            "description": "The field at fault, e.g. `amount`, or `Idempotency-Key`.",
-        },
-    ),
-    "LoginTaken": _error(
-        "LOGIN_TAKEN", "The login exists (compared ignoring case).", login={"type": "string"}
-    ),
-    "WalletNotFound": _error(
-        "WALLET_NOT_FOUND",
-        "No such wallet (or, for a client token paying from it, not its own). Nothing changed.",
-        walletId=ID,
-    ),
-    "InsufficientFunds": _error(
-        "INSUFFICIENT_FUNDS",
-        "The paying wallet holds less than the amount. Nothing changed.",
-        walletId=ID,
-        balance=MONEY,
-        requested=MONEY,
-    ),
-    "BalanceLimitExceeded": _error(
-        "BALANCE_LIMIT_EXCEEDED",
-        f"The receiving wallet would hold more than {MAX_BALANCE}. Nothing changed.",
-        walletId=ID,
-        limit=MONEY,
-    ),
-    "IdempotencyKeyReused": _error(
-        "IDEMPOTENCY_KEY_REUSED",
-        "The Idempotency-Key was used before for a different request. Nothing changed.",
-        idempotencyKey={"type": "string"},
-    ),
-    "PermissionDenied": _error(
-        "PERMISSION_DENIED",
-        "A client token tried an operators-only operation. Nothing changed.",
-        operation={"type": "string", "description": "`createClient` or `resupply`."},
-    ),
-    "TryAgain": _error(
-        "TRY_AGAIN", "Contention outlasted the internal retries. Nothing changed; retry."
-    ),
-    "ServiceUnavailable": _error(
-        "SERVICE_UNAVAILABLE", "The database is unavailable. Nothing changed; retry later."
-    ),
-    "OutcomeUnknown": _error(
-        "OUTCOME_UNKNOWN",
-        "The connection to the database broke while committing: the operation may or may not"
-        " have taken effect. Retry with the same Idempotency-Key, or check the wallet first.",
-    ),
+    # Whole-request errors; the operations' own failures are added from billing.errors below.
     "BadRequest": _error(
         "BAD_REQUEST", "The body is not a JSON object (malformed JSON, a key given twice, ...)."
     ),
@@ -230,6 +184,25 @@ SCHEMAS: dict[str, Schema] = {
         " X-Request-ID header carry.",
     ),
 }
+DETAIL_SCHEMAS: dict[type, Schema] = {int: ID, Decimal: MONEY, str: {"type": "string"}}
+
+
+def _detail(item: Detail) -> Schema:
+    schema = DETAIL_SCHEMAS[item.kind]
+    return {**schema, "description": item.description} if item.description else schema
+
+
+def failure_schemas(errors: Sequence[type[OperationError]]) -> dict[str, Schema]:
+    """The schema of each failure: its code, its description and its details."""
+    return {
+        error.__name__: _error(
+            error.code,
+            error.description(),
+            **{camel(item.name): _detail(item) for item in error.details()},
+        )
+        for error in errors
+    }
+
 
 HEADERS: dict[str, Schema] = {
     "RequestId": {
@@ -264,6 +237,35 @@ def _errors(description: str, *names: str, **headers: Schema) -> Schema:
     }
 
 
+# What each status means, over whichever failures an operation answers with it.
+STATUS_MEANING = {
+    403: "The token may not do this.",
+    404: "Something the request names does not exist.",
+    409: "The request conflicts with the ledger's state.",
+    422: "A field is invalid, or the Idempotency-Key belongs to another request.",
+    503: "Busy or the database is unavailable: nothing changed, retry after Retry-After.",
+    504: "The outcome is unknown.",
+}
+
+
+def _failure_responses(failures: Sequence[type[OperationError]]) -> dict[str, Schema]:
+    by_status: dict[int, list[type[OperationError]]] = {}
+    for failure in failures:
+        by_status.setdefault(failure.status, []).append(failure)
+    return {
+        str(status): _errors(
+            STATUS_MEANING.get(status, HTTPStatus(status).phrase),
+            *(error.__name__ for error in errors),
+            **(
+                {"Retry-After": _header("RetryAfter")}
+                if any(error.retry_after for error in errors)
+                else {}
+            ),
+        )
+        for status, errors in by_status.items()
+    }
+
+
 def _operation(
     operation_id: str,
     summary: str,
@@ -271,8 +273,7 @@ def _operation(
     request: str,
     answer: str,
     *,
-    wallets: bool,
-    conflicts: tuple[str, ...],
+    failures: Sequence[type[OperationError]],
 ) -> Schema:
     responses: dict[str, Schema] = {
         "200": {
@@ -287,27 +288,10 @@ def _operation(
         "401": _errors(
             "No valid token.", "Unauthenticated", **{"WWW-Authenticate": _header("WWWAuthenticate")}
         ),
-        "403": _errors("The token may not do this.", "PermissionDenied"),
-    }
-    if wallets:
-        responses["404"] = _errors("A wallet does not exist.", "WalletNotFound")
-    responses |= {
-        "409": _errors("The request conflicts with the ledger's state.", *conflicts),
         "413": _errors("The body is too large.", "RequestTooLarge"),
         "415": _errors("The body is not sent as JSON.", "UnsupportedMediaType"),
-        "422": _errors(
-            "A field is invalid, or the Idempotency-Key belongs to another request.",
-            "InvalidInput",
-            "IdempotencyKeyReused",
-        ),
         "500": _errors("A bug (never expected).", "InternalError"),
-        "503": _errors(
-            "Busy or the database is unavailable: nothing changed, retry after Retry-After.",
-            "TryAgain",
-            "ServiceUnavailable",
-            **{"Retry-After": _header("RetryAfter")},
-        ),
-        "504": _errors("The outcome is unknown.", "OutcomeUnknown"),
+        **_failure_responses(failures),
     }
     return {
         "operationId": operation_id,
@@ -318,7 +302,7 @@ def _operation(
             "required": True,
             "content": {"application/json": {"schema": ref(request)}},
         },
-        "responses": responses,
+        "responses": dict(sorted(responses.items())),
     }
 
 
@@ -348,8 +332,7 @@ def document() -> dict[str, Any]:
                     "Operators only. Atomic: the client and a wallet with balance 0.",
                     "CreateClientRequest",
                     "CreateClientResponse",
-                    wallets=False,
-                    conflicts=("LoginTaken",),
+                    failures=clients.CREATE_CLIENT_FAILURES,
                 )
             },
             "/resupplies": {
@@ -359,8 +342,7 @@ def document() -> dict[str, Any]:
                     "Operators only.",
                     "ResupplyRequest",
                     "ResupplyResponse",
-                    wallets=True,
-                    conflicts=("BalanceLimitExceeded",),
+                    failures=payments.RESUPPLY_FAILURES,
                 )
             },
             "/transfers": {
@@ -370,8 +352,7 @@ def document() -> dict[str, Any]:
                     "A client token may pay only from its own wallets, to any existing wallet.",
                     "TransferRequest",
                     "TransferResponse",
-                    wallets=True,
-                    conflicts=("InsufficientFunds", "BalanceLimitExceeded"),
+                    failures=payments.TRANSFER_FAILURES,
                 )
             },
         },
@@ -399,7 +380,7 @@ def document() -> dict[str, Any]:
                 }
             },
             "headers": HEADERS,
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **failure_schemas(CATALOG)},
         },
     }
 

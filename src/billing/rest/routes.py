@@ -14,12 +14,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from billing.auth import BearerAuth
+from billing.db.database import Database
 from billing.domain import clients, payments
 from billing.domain.access import Actor
-from billing.domain.errors import InvalidInput, OperationError
-from billing.domain.transactions import Database
-from billing.middleware import ErrorResponder, json_error
+from billing.errors import InvalidInput, OperationError
+from billing.http.auth import BearerAuth
+from billing.http.middleware import ErrorResponder, json_error
 from billing.rest.body import Fields, json_object
 from billing.rest.errors import (
     ExactJSONResponse,

@@ -6,12 +6,13 @@ Three hooks fill the record in from where the facts are known, each a few attrib
 
 * ``observe_operation`` (the GraphQL error policy): which operation ran and how it ended;
 * ``observe_result`` (the mutation resolvers): each mutation's result type;
-* ``observe_retry`` (the domain's retry loop): a transaction is being run again.
+* ``observe_retry`` (``Database.on_retry``, set by the app): a transaction is being run again.
 
 The record travels in a context variable, so the hooks need no arguments threaded through the
 layers, and do nothing outside a request (the command line runs the same domain code).
-This module does not import prometheus_client: the domain imports it, and prometheus_client
-must be imported only once ``billing serve`` has set up its multiprocess directory.
+This module does not import prometheus_client: the GraphQL layer imports it, and
+prometheus_client must be imported only once ``billing serve`` has set up its multiprocess
+directory.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 if TYPE_CHECKING:
     from strawberry.types import ExecutionContext
 
-    from billing.metrics import Metrics
+    from billing.http.metrics import Metrics
 
 log = logging.getLogger("billing.requests")
 

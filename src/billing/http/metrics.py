@@ -32,9 +32,8 @@ from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from billing.domain import tokens
-from billing.domain.errors import ServiceUnavailable
-from billing.middleware import json_error
+from billing.http.auth import authenticate, bearer_secret
+from billing.http.middleware import json_error
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from billing.config import Settings
-    from billing.observability import RequestRecord
+    from billing.http.observability import RequestRecord
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
@@ -201,29 +200,13 @@ class Metrics:
 
 async def _refusal(request: Request, static: bytes | None) -> Response | None:
     """None if the request may read the metrics, else the answer that refuses it."""
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        return json_error(
-            401,
-            "UNAUTHENTICATED",
-            "Send a token: 'Authorization: Bearer <token>'.",
-            **{"WWW-Authenticate": "Bearer"},
-        )
-    if static is not None and hmac.compare_digest(secret.encode(), static):
+    secret = bearer_secret(request)
+    if static is not None and secret and hmac.compare_digest(secret.encode(), static):
         return None
-    try:
-        actor = await tokens.authenticate(request.app.state.db, secret)
-    except ServiceUnavailable as exc:
-        return json_error(503, "SERVICE_UNAVAILABLE", exc.message, **{"Retry-After": "1"})
-    if actor is None:
-        return json_error(
-            401,
-            "UNAUTHENTICATED",
-            "The token is not valid (unknown or revoked).",
-            **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    if not actor.is_operator:
+    found = await authenticate(request, json_error)
+    if isinstance(found, Response):
+        return found
+    if not found.is_operator:
         return json_error(403, "FORBIDDEN", "Metrics are for operator tokens.")
     return None
 

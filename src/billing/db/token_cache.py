@@ -1,5 +1,8 @@
 """Recently seen tokens, so that most requests need no database round trip to authenticate.
 
+The cache keeps whatever the caller resolved a token to (the domain's ``Actor``) under the
+token's hash; it knows nothing of what that is.
+
 A cached token is trusted only while this process hears about every revocation: revoking a
 token notifies the ``billing_tokens`` channel in the same transaction, and one connection per
 process listens to it. A notification empties the cache; so does losing that connection, and
@@ -19,17 +22,18 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from typing import Generic, TypeVar
 
 import asyncpg
-
-from billing.domain.access import Actor
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "billing_tokens"
 
+V = TypeVar("V")
 
-class TokenCache:
+
+class TokenCache(Generic[V]):
     def __init__(
         self,
         dsn: str,
@@ -46,24 +50,24 @@ class TokenCache:
         self.health_interval = health_interval
         self.generation = 0
         self.listening = False
-        self._entries: OrderedDict[str, tuple[Actor, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
-    def get(self, secret_hash: str) -> Actor | None:
+    def get(self, secret_hash: str) -> V | None:
         entry = self._entries.get(secret_hash)
         if entry is None or not self.listening:
             return None
-        actor, expires = entry
+        value, expires = entry
         if expires < time.monotonic():
             del self._entries[secret_hash]
             return None
-        return actor
+        return value
 
-    def put(self, secret_hash: str, actor: Actor, generation: int) -> None:
-        """Keep ``actor`` unless the cache was emptied since ``generation`` was read."""
+    def put(self, secret_hash: str, value: V, generation: int) -> None:
+        """Keep ``value`` unless the cache was emptied since ``generation`` was read."""
         if not self.listening or generation != self.generation:
             return
-        self._entries[secret_hash] = (actor, time.monotonic() + self.ttl)
+        self._entries[secret_hash] = (value, time.monotonic() + self.ttl)
         self._entries.move_to_end(secret_hash)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)

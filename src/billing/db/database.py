@@ -14,8 +14,6 @@ outcome of a fault is classified by what the server told us and when it happened
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -23,60 +21,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import asyncpg
-from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billing.domain.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
-from billing.observability import observe_retry
+from billing.db.faults import Fault, classify, read_failure, sqlstate_of, unreachable
+from billing.db.gate import HotWallets, KeyedLocks, advisory_locks
+from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-# Connection problems, the server shutting down or starting up, too many connections.
-UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300", "40003")
-# Statement or lock timeout: waiting longer will not help this request.
-BUSY_SQLSTATES = frozenset({"57014", "55P03"})
 
-
-class Fault(enum.Enum):
-    RETRY = "retry"  # the server aborted the transaction: run it again
-    UNAVAILABLE = "unavailable"  # the database could not be reached or the connection broke
-    BUSY = "busy"  # timed out waiting; give up for now
-
-
-def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE carried by an exception as SQLAlchemy or asyncpg raise it."""
-    for candidate in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None)
-        if isinstance(code, str):
-            return code
-    orig = getattr(exc, "orig", None)
-    cause = getattr(orig, "__cause__", None)
-    code = getattr(cause, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-def classify(exc: BaseException) -> Fault | None:  # noqa: PLR0911 - one exit per rule
-    """How to react to an exception from the database; None means it is a bug, not a fault."""
-    state = sqlstate_of(exc)
-    if state in RETRYABLE_SQLSTATES:
-        return Fault.RETRY
-    if state in BUSY_SQLSTATES:
-        return Fault.BUSY
-    if state is not None and state.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
-        return Fault.UNAVAILABLE
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return Fault.UNAVAILABLE
-    if isinstance(exc, sa_exc.TimeoutError):
-        return Fault.BUSY  # no pooled connection in time: the process is saturated
-    if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
-        return Fault.UNAVAILABLE  # refused, reset, connect timeout, connection gone
-    if isinstance(exc, sa_exc.InterfaceError | asyncpg.InterfaceError) and "closed" in str(exc):
-        return Fault.UNAVAILABLE  # "connection is closed": terminated while idle, no sqlstate
+def _no_hook(sqlstate: str | None) -> None:
     return None
 
 
@@ -102,86 +58,6 @@ class Counters:
     unavailable: int = 0
 
 
-class KeyedLocks:
-    """In-process locks by key, created on demand and dropped when nobody uses them.
-
-    Writers to the same wallets queue here before they take a pooled connection, so a hot
-    wallet cannot tie up the pool with connections that only wait for its database lock.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: dict[int, int] = {}
-
-    @asynccontextmanager
-    async def hold(self, keys: list[int]) -> AsyncIterator[list[int]]:
-        """Hold the locks of ``keys`` (sorted: every holder takes them in the same order).
-
-        Yields the keys that another request held or waited for when this one arrived.
-        """
-        contended = [key for key in keys if self._users.get(key)]
-        for key in keys:
-            self._users[key] = self._users.get(key, 0) + 1
-            self._locks.setdefault(key, asyncio.Lock())
-        held: list[asyncio.Lock] = []
-        try:
-            for key in keys:
-                await self._locks[key].acquire()
-                held.append(self._locks[key])
-            yield contended
-        finally:
-            for lock in reversed(held):
-                lock.release()
-            for key in keys:
-                self._users[key] -= 1
-                if not self._users[key]:
-                    del self._users[key], self._locks[key]
-
-
-class HotWallets:
-    """Wallets whose writers recently conflicted with writers in another process.
-
-    A wallet turns hot when a transaction on it had to be retried, and stays hot while
-    writers keep queueing for it here (they would keep colliding with the other processes'
-    writers). Only hot wallets go through the database gate: for all the others, conflicts
-    are too rare to pay its two round trips on every write.
-    """
-
-    def __init__(self, ttl: float = 10.0, capacity: int = 100_000) -> None:
-        self.ttl = ttl
-        self.capacity = capacity
-        self._until: dict[int, float] = {}
-
-    def is_hot(self, wallet_id: int, now: float) -> bool:
-        return self._until.get(wallet_id, 0.0) > now
-
-    def mark(self, wallet_ids: Iterable[int], now: float) -> None:
-        for wallet_id in wallet_ids:
-            self._until[wallet_id] = now + self.ttl
-        if len(self._until) > self.capacity:
-            self._until = {k: t for k, t in self._until.items() if t > now}
-
-    def keep(self, wallet_ids: Iterable[int], now: float) -> None:
-        """Extend the wallets that are hot already."""
-        self.mark((w for w in wallet_ids if self.is_hot(w, now)), now)
-
-
-def unreachable(exc: BaseException) -> bool:
-    """The connection broke or could not be made (as opposed to: the pool was exhausted)."""
-    cause = exc.__cause__ if isinstance(exc, ServiceUnavailable) else exc
-    return cause is not None and classify(cause) is Fault.UNAVAILABLE
-
-
-def read_failure(exc: Exception) -> ServiceUnavailable | None:
-    """What a failed read means for the caller: the database is down or saturated."""
-    fault = classify(exc)
-    if fault is Fault.UNAVAILABLE:
-        return ServiceUnavailable()
-    if fault is Fault.BUSY:
-        return ServiceUnavailable(busy=True)
-    return None
-
-
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -189,6 +65,9 @@ class Database:
     counters: Counters = field(default_factory=Counters)
     wallet_queue: KeyedLocks = field(default_factory=KeyedLocks)
     hot: HotWallets = field(default_factory=HotWallets)
+    # Called before a transaction runs again, with the SQLSTATE of the fault (None: the
+    # connection broke). The app counts retries in its metrics and request logs here.
+    on_retry: Callable[[str | None], None] = _no_hook
 
     async def write(
         self,
@@ -228,7 +107,7 @@ class Database:
             try:
                 async with self.engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    async with _gate(conn, gated):
+                    async with advisory_locks(conn, gated):
                         if one:
                             committing = True  # the statement commits as it completes
                             return await work(conn)
@@ -259,7 +138,7 @@ class Database:
                     log.error("database unavailable after %d attempts: %r", attempt, exc)
                     raise ServiceUnavailable() from exc
                 self.counters.retries += 1
-                observe_retry(sqlstate_of(exc))
+                self.on_retry(sqlstate_of(exc))
                 log.info("retrying transaction (attempt %d failed: %s)", attempt, fault.value)
                 await asyncio.sleep(pause)
 
@@ -312,44 +191,3 @@ class Database:
         self.counters.unavailable += 1
         failure.__cause__ = exc
         return failure
-
-
-@asynccontextmanager
-async def _gate(conn: AsyncConnection, keys: list[int]) -> AsyncIterator[None]:
-    """Session advisory locks on ``keys`` (in the order given) around the block.
-
-    ``conn`` is in autocommit mode: the locks are taken before any transaction starts.
-    """
-    if not keys:
-        yield
-        return
-    try:
-        # One round trip. A volatile function in the select list is evaluated after ORDER BY,
-        # so the locks are taken in the order given (ascending: no deadlock cycles).
-        await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
-        await conn.commit()
-        yield
-    finally:
-        # Also when only some of the locks were taken (say, a timeout on the second).
-        await _release_gate(conn)
-
-
-_LOCK_IN_ORDER = text(
-    "SELECT pg_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
-    " ORDER BY n"
-)
-
-
-async def _release_gate(conn: AsyncConnection) -> None:
-    try:
-        if conn.in_transaction():
-            await conn.rollback()
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("SELECT pg_advisory_unlock_all()"))
-        await conn.commit()
-    except Exception:
-        # The session may be gone (its locks with it). If not, closing it is the only way to be
-        # sure no lock outlives this request.
-        log.debug("could not release wallet locks; discarding the connection", exc_info=True)
-        with contextlib.suppress(Exception):
-            await conn.invalidate()
