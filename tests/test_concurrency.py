@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
@@ -189,15 +190,21 @@ async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
 
 
 async def resupply_past_a_competing_update(
-    api: Api, sql: asyncpg.Connection, dsn: str, wallet: str
-) -> dict[str, Any]:
-    """Resupply 1.00 while another SERIALIZABLE transaction, which has already added 5 to the
-    wallet, commits only once the API's request waits for the row lock."""
+    api: Api,
+    sql: asyncpg.Connection,
+    dsn: str,
+    wallet: str,
+    resupply: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+) -> Any:
+    """Resupply 1.00 (by GraphQL, or by ``resupply``) while another SERIALIZABLE transaction,
+    which has already added 5 to the wallet, commits only once the API's request waits for the
+    row lock."""
     other = await asyncpg.connect(dsn)
     try:
         await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
         await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
-        request = asyncio.create_task(api.resupply(wallet, "1.00"))
+        send = resupply or (lambda: api.resupply(wallet, "1.00"))
+        request = asyncio.create_task(send())
         await wait_until_api_waits_for_a_lock(sql)
         await other.execute("COMMIT")
         return await asyncio.wait_for(request, timeout=10)

@@ -160,6 +160,52 @@ async def test_try_again_answers_are_counted(
     assert value(samples, ops, operation="resupply", result="TryAgain") == 1
 
 
+async def test_rest_requests_are_counted_as_their_operations(
+    pg_server: PgServer, database: str, settings: Settings, sql: asyncpg.Connection
+) -> None:
+    async with custom_api(settings, retry_max_attempts=1) as (_, api):
+        # given: two clients, one funded
+        _, source = await api.create_client("rest-metrics-a")
+        _, target = await api.create_client("rest-metrics-b")
+        await api.resupply(source, "5.00")
+
+        async def rest_transfer(amount: str) -> int:
+            body = {"walletFromId": source, "walletToId": target, "amount": amount}
+            return (await api.http.post("/transfers", json=body)).status_code
+
+        async def rest_resupply() -> int:
+            body = {"walletId": source, "amount": "1.00"}
+            return (await api.http.post("/resupplies", json=body)).status_code
+
+        # when: transfers by REST that succeed, cannot, and are malformed, and a resupply that
+        # meets a competing update with no retry left
+        statuses = [await rest_transfer("1.00"), await rest_transfer("1.00")]
+        statuses.append(await rest_transfer("100.00"))
+        malformed = await api.http.post(
+            "/transfers", content=b"{", headers={"Content-Type": "application/json"}
+        )
+        busy = await resupply_past_a_competing_update(
+            api, sql, pg_server.dsn(database), source, rest_resupply
+        )
+        samples = await scrape(api)
+    # then: counted, timed and (TryAgain) flagged as the GraphQL operations of the same name are
+    assert statuses == [200, 200, 409]
+    assert malformed.status_code == 400
+    assert busy == 503
+    ops = "billing_operations_total"
+    assert value(samples, ops, operation="transfer", result="TransferSuccess") == 2
+    assert value(samples, ops, operation="transfer", result="InsufficientFunds") == 1
+    assert value(samples, ops, operation="transfer", result="BAD_REQUEST") == 1
+    assert value(samples, ops, operation="resupply", result="TryAgain") == 1
+    assert value(samples, "billing_try_again_total", operation="resupply") == 1
+    duration = "billing_request_duration_seconds"
+    assert value(samples, f"{duration}_count", operation="transfer") == 4
+    http = "billing_http_requests_total"
+    assert value(samples, http, path="/transfers", status="200") == 2
+    assert value(samples, http, path="/transfers", status="409") == 1
+    assert value(samples, http, path="/resupplies", status="503") == 1
+
+
 async def test_pool_gauge_follows_connections_in_use(
     api: Api, sql: asyncpg.Connection, pg_server: PgServer, database: str
 ) -> None:

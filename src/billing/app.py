@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    metrics = Metrics()
+    metrics = Metrics(rest.PATHS)
     url = settings.database_url
     if url is None:
         from billing.db.embedded import start_embedded

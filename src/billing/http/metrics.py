@@ -36,7 +36,7 @@ from billing.http.auth import authenticate, bearer_secret
 from billing.http.middleware import json_error
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -54,7 +54,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        """``paths``: the app's own paths, besides PATHS, to count requests by."""
+        self.paths = PATHS | frozenset(paths)
         self.directory = os.environ.get(MULTIPROC_ENV) or None
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -66,14 +68,14 @@ class Metrics:
         )
         self.operations = Counter(
             "billing_operations",
-            "GraphQL operations, by root field and result (a mutation's result type, an error"
-            " code, or 'ok').",
+            "Operations, by GraphQL root field (the REST adapter's endpoints count as the mutation"
+            " of the same name) and result (a mutation's result type, an error code, or 'ok').",
             ["operation", "result"],
             registry=registry,
         )
         self.duration = Histogram(
             "billing_request_duration_seconds",
-            "Time from receiving a GraphQL request to the end of its response, by operation.",
+            "Time from receiving an API request to the end of its response, by operation.",
             ["operation"],
             buckets=DURATION_BUCKETS,
             registry=registry,
@@ -118,7 +120,7 @@ class Metrics:
 
     def request(self, path: str, status: int, record: RequestRecord, seconds: float) -> None:
         """One HTTP request has been answered."""
-        key = (path if path in PATHS else "other", status)
+        key = (path if path in self.paths else "other", status)
         child = self._http.get(key)
         if child is None:
             child = self._http[key] = self.http_requests.labels(key[0], str(status))

@@ -6,6 +6,7 @@ Three hooks fill the record in from where the facts are known, each a few attrib
 
 * ``observe_operation`` (the GraphQL error policy): which operation ran and how it ended;
 * ``observe_result`` (the mutation resolvers): each mutation's result type;
+* ``observe_call`` (the REST endpoints): which operation ran and how it ended;
 * ``observe_retry`` (``Database.on_retry``, set by the app): a transaction is being run again.
 
 The record travels in a context variable, so the hooks need no arguments threaded through the
@@ -74,6 +75,16 @@ def observe_result(mutation: str, result: T) -> T:
             record.results = []
         record.results.append((mutation, type(result).__name__))
     return result
+
+
+def observe_call(operation: str, result: str) -> None:
+    """A REST endpoint ran ``operation``; ``result`` names the GraphQL result type of the same
+    outcome (or a request error's code), so both APIs count alike."""
+    record = _current.get()
+    if record is not None:
+        record.operation = operation
+        record.result = result
+        record.results = [(operation, result)]
 
 
 def observe_operation(context: ExecutionContext) -> None:

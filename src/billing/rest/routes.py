@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +21,7 @@ from billing.domain.access import Actor
 from billing.errors import InvalidInput, OperationError
 from billing.http.auth import BearerAuth
 from billing.http.middleware import ErrorResponder, json_error
+from billing.http.observability import observe_call
 from billing.rest.body import Fields, json_object
 from billing.rest.errors import (
     ExactJSONResponse,
@@ -34,14 +36,31 @@ log = logging.getLogger("billing.errors")  # with the GraphQL layer's unexpected
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 
-Handler = Callable[[Request, Actor], Awaitable[Response]]
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to an endpoint, read: the caller, the database, the body's fields, the key."""
+
+    db: Database
+    actor: Actor
+    fields: Fields
+    idempotency_key: str | None
+
+
+# An endpoint's work: one domain call, answered with a body and whether it was a replay.
+Answer = tuple[dict[str, object], bool]
+Handler = Callable[[Call], Awaitable[Answer]]
 
 
 class Endpoint:
-    """POST only; a valid token first; every outcome answered as JSON."""
+    """POST only; a valid token first; a JSON object with exactly ``fields``; every outcome
+    answered as JSON, and counted under ``operation`` like the GraphQL mutation of that name."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, operation: str, handler: Handler, *fields: str) -> None:
+        self.operation = operation
+        self.success = operation[0].upper() + operation[1:] + "Success"  # as in GraphQL
         self.handler = handler
+        self.fields = fields
         # Only POST gets past __call__, so BearerAuth never has a GraphiQL page to serve.
         self.authenticated = BearerAuth(self.run, None, error=error_response)
 
@@ -56,18 +75,27 @@ class Endpoint:
 
     async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        result = self.success
         try:
-            response = await self.handler(request, request.state.actor)
+            fields = Fields(await json_object(request), *self.fields)
+            key = idempotency_key(request)
+            call = Call(request.app.state.db, request.state.actor, fields, key)
+            body, replayed = await self.handler(call)
+            response = answer(body, key, replayed)
         except RequestError as exc:
+            result = exc.code
             response = error_response(exc.status, exc.code, exc.message, **exc.headers)
         except OperationError as exc:
+            result = type(exc).__name__  # the GraphQL type of the same failure
             response = operation_error(exc)
         except Exception:
+            result = "INTERNAL_ERROR"
             request_id = request.state.request_id
             log.exception("unexpected error in %s (request %s)", request.url.path, request_id)
             response = error_response(
                 500, "INTERNAL_ERROR", f"Internal error. Request id: {request_id}"
             )
+        observe_call(self.operation, result)
         await response(scope, receive, send)
 
 
@@ -84,35 +112,26 @@ def answer(body: dict[str, object], key: str | None, replayed: bool) -> Response
     return ExactJSONResponse(body, headers=headers)
 
 
-def database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-async def create_client(request: Request, actor: Actor) -> Response:
-    fields = Fields(await json_object(request), "login", "name")
-    key = idempotency_key(request)
+async def create_client(call: Call) -> Answer:
     done = await clients.create_client(
-        database(request),
-        actor=actor,
-        login=fields.text("login"),
-        name=fields.text("name"),
-        idempotency_key=key,
+        call.db,
+        actor=call.actor,
+        login=call.fields.text("login"),
+        name=call.fields.text("name"),
+        idempotency_key=call.idempotency_key,
     )
     client = done.client
     body = {"login": client.login, "name": client.name, "id": client.id, "walletId": done.wallet.id}
-    return answer(body, key, done.replayed)
+    return body, done.replayed
 
 
-async def resupply(request: Request, actor: Actor) -> Response:
-    fields = Fields(await json_object(request), "walletId", "amount")
-    key = idempotency_key(request)
+async def resupply(call: Call) -> Answer:
     done = await payments.resupply(
-        database(request),
-        actor=actor,
-        wallet_id=fields.wallet_id("walletId"),
-        amount=fields.amount("amount"),
-        idempotency_key=key,
+        call.db,
+        actor=call.actor,
+        wallet_id=call.fields.wallet_id("walletId"),
+        amount=call.fields.amount("amount"),
+        idempotency_key=call.idempotency_key,
     )
     body = {
         "walletId": done.wallet.id,
@@ -120,19 +139,17 @@ async def resupply(request: Request, actor: Actor) -> Response:
         "transactionNumber": str(done.transaction_number),
         "walletBalance": done.wallet.balance,
     }
-    return answer(body, key, done.replayed)
+    return body, done.replayed
 
 
-async def transfer(request: Request, actor: Actor) -> Response:
-    fields = Fields(await json_object(request), "walletFromId", "walletToId", "amount")
-    key = idempotency_key(request)
+async def transfer(call: Call) -> Answer:
     done = await payments.transfer(
-        database(request),
-        actor=actor,
-        wallet_from_id=fields.wallet_id("walletFromId"),
-        wallet_to_id=fields.wallet_id("walletToId"),
-        amount=fields.amount("amount"),
-        idempotency_key=key,
+        call.db,
+        actor=call.actor,
+        wallet_from_id=call.fields.wallet_id("walletFromId"),
+        wallet_to_id=call.fields.wallet_id("walletToId"),
+        amount=call.fields.amount("amount"),
+        idempotency_key=call.idempotency_key,
     )
     body = {
         "walletFromId": done.wallet_from.id,
@@ -143,14 +160,18 @@ async def transfer(request: Request, actor: Actor) -> Response:
         # null when the caller may not see the receiving wallet (another client's)
         "walletToBalance": None if done.wallet_to is None else done.wallet_to.balance,
     }
-    return answer(body, key, done.replayed)
+    return body, done.replayed
 
 
 async def openapi_json(request: Request) -> Response:
     return ExactJSONResponse(document())
 
 
-ENDPOINTS = {"/clients": create_client, "/resupplies": resupply, "/transfers": transfer}
+ENDPOINTS = {
+    "/clients": Endpoint("createClient", create_client, "login", "name"),
+    "/resupplies": Endpoint("resupply", resupply, "walletId", "amount"),
+    "/transfers": Endpoint("transfer", transfer, "walletFromId", "walletToId", "amount"),
+}
 OPENAPI_PATH = "/openapi.json"
 PATHS = frozenset({*ENDPOINTS, OPENAPI_PATH})
 
@@ -158,7 +179,7 @@ PATHS = frozenset({*ENDPOINTS, OPENAPI_PATH})
 def routes(*, openapi: bool = True) -> list[Route]:
     """The adapter's routes; ``openapi``: also serve its description (public, like the GraphQL
     schema, unless introspection is turned off)."""
-    found = [Route(path, Endpoint(handler)) for path, handler in ENDPOINTS.items()]
+    found = [Route(path, endpoint) for path, endpoint in ENDPOINTS.items()]
     if openapi:
         found.append(Route(OPENAPI_PATH, openapi_json, methods=["GET"]))
     return found
