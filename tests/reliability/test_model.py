@@ -8,9 +8,9 @@ other clients' wallets or for operator-only mutations. Each call's typed result 
 what the model predicts, and after every step every balance the API reports equals the model's,
 the balances add up to everything ever resupplied and none is negative.
 
-The model is written from the README, not from the code: money is exact ``Decimal``, ids are
-canonical decimal strings, and checks happen in the order the service applies them (the model
-encodes that order so that it can predict which error comes first).
+The model is written from the documentation (docs/api.md), not from the code: money is exact
+``Decimal``, ids are canonical decimal strings, and checks happen in the order the service applies
+them (the model encodes that order so that it can predict which error comes first).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ MODEL_SETTINGS = hypothesis_settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-# The rules of the README, restated for the model.
+# The documented rules, restated for the model.
 MAX_AMOUNT = Decimal(10) ** 15
 MAX_BALANCE = Decimal("999999999999999999.99")
 MAX_ID = 2**63 - 1
