@@ -11,11 +11,12 @@ WORKDIR /src
 
 RUN python -m venv /opt/venv
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY src/ src/
 
+# The dependencies at the versions CI tested (constraints.txt pins them).
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/dist . \
-    && /opt/venv/bin/pip install --no-cache-dir /tmp/dist/*.whl \
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt /tmp/dist/*.whl \
     && rm -rf /tmp/dist
 
 # ---- Stage 2: runtime image, non-root ----
