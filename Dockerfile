@@ -11,11 +11,12 @@ WORKDIR /src
 
 RUN python -m venv /opt/venv
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY src/ src/
 
+# The dependencies at the versions CI tested (constraints.txt pins them).
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /tmp/dist . \
-    && /opt/venv/bin/pip install --no-cache-dir /tmp/dist/*.whl \
+    && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt /tmp/dist/*.whl \
     && rm -rf /tmp/dist
 
 # ---- Stage 2: runtime image, non-root ----
@@ -40,7 +41,9 @@ USER 10001:10001
 
 EXPOSE 8000
 
+# Liveness: /healthz answers 200 without a token while the process serves (an error status or
+# no answer makes urlopen raise, and python exits 1). The port is the one `billing serve` reads.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/graphql?query=%7B__typename%7D', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('BILLING_PORT', '8000'), timeout=4)"]
 
 CMD ["billing", "serve", "--host", "0.0.0.0"]

@@ -1,5 +1,6 @@
 """Throughput: how close the API runs to PostgreSQL's own limit, measured in one run.
 
+    pip install -e '.[bench]'             # once: what it needs beyond the package
     python bench/throughput.py            # full run, about 12 minutes
     python bench/throughput.py --quick    # smoke check, about 75 seconds
 
@@ -29,6 +30,7 @@ baselines still run the working tree's statements); ``--help`` lists the other o
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import subprocess
@@ -38,6 +40,15 @@ import tempfile
 from pathlib import Path
 
 from tpbench.common import SNAPSHOT_ENV  # imports nothing of billing
+
+# Imported by the benchmark and installed by the `bench` extra only: httpx drives the API when
+# wrk is missing, matplotlib draws the chart once everything is measured.
+BENCH_EXTRA = ("httpx", "matplotlib")
+INSTALL_BENCH_EXTRA = "pip install -e '.[bench]'"
+
+
+def missing_modules(names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 def requested_rev(argv: list[str]) -> str | None:
@@ -79,6 +90,12 @@ def restart_on_snapshot(rev: str) -> None:
 
 
 def main() -> None:
+    # Now, not after minutes of measuring: the chart is drawn last.
+    if missing := missing_modules(BENCH_EXTRA):
+        sys.exit(
+            f"bench/throughput.py needs {' and '.join(missing)}, which the bench extra installs:"
+            f"\n    {INSTALL_BENCH_EXTRA}"
+        )
     rev = requested_rev(sys.argv[1:])
     if rev and SNAPSHOT_ENV not in os.environ:
         restart_on_snapshot(rev)

@@ -93,6 +93,8 @@ def serving(data_dir: Path, *args: str, **env: str) -> Iterator[Served]:
             proc.kill()
             proc.wait()
         reader.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def gql(

@@ -1,8 +1,9 @@
-"""Static checks of the deployment files: Dockerfile, .dockerignore, docker-compose.yml.
+"""Checks of the deployment files: Dockerfile, .dockerignore, docker-compose.yml.
 
 Nothing here needs a Docker engine: the Dockerfile is linted with hadolint and parsed,
 the compose file is validated by the compose CLI when one is installed (``config`` works
-offline) and always checked structurally with PyYAML.
+offline) and always checked structurally with PyYAML. The health-check commands of both are
+taken from the files and run here against a live `billing serve`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from billing.db.embedded import ensure_database
+from conftest import PgServer, drop_database
+from test_cli import clean_env, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -116,6 +124,21 @@ def read_dockerfile() -> list[tuple[str, str]]:
     return dockerfile_instructions(DOCKERFILE.read_text(encoding="utf-8"))
 
 
+def healthcheck_command(args: str) -> list[str]:
+    """The command of a ``HEALTHCHECK [--option=value ...] CMD [...]`` instruction's arguments."""
+    found = re.fullmatch(r"((?:--\S+\s+)*)CMD\s+(.+)", args, re.DOTALL)
+    assert found, f"HEALTHCHECK {args}: expected options, then CMD"
+    assert found.group(2).startswith("["), "use the exec (JSON) form: the image needs no shell"
+    return exec_form(found.group(2))
+
+
+def dockerfile_healthcheck() -> list[str]:
+    """The command of the runtime stage's (only) HEALTHCHECK, as the Dockerfile writes it."""
+    checks = [args for keyword, args in final_stage(read_dockerfile()) if keyword == "HEALTHCHECK"]
+    assert len(checks) == 1, checks
+    return healthcheck_command(checks[0])
+
+
 # ---------------------------------------------------------------- helpers: compose
 
 
@@ -162,6 +185,28 @@ def healthcheck_text(svc: dict[str, Any]) -> str:
     if isinstance(test, list):
         return " ".join(str(word) for word in test)
     return str(test or "")
+
+
+def compose_healthcheck(name: str) -> list[str]:
+    """The command of a compose service's ``healthcheck.test`` (its ``CMD`` form)."""
+    test = (service(name).get("healthcheck") or {}).get("test")
+    assert isinstance(test, list), f"{name}: healthcheck.test should be a list, got {test!r}"
+    assert test[:1] == ["CMD"], f"{name}: use the CMD form (the image needs no shell): {test}"
+    return [str(word) for word in test[1:]]
+
+
+def run_healthcheck(command: list[str], port: int) -> subprocess.CompletedProcess[str]:
+    """Run a health-check command here as the container would: with its ``python`` (this
+    interpreter here) and BILLING_PORT set, as the image sets it, to the port served on."""
+    assert command[:1] == ["python"], f"the image has python, not curl: {command}"
+    return subprocess.run(
+        [sys.executable, *command[1:]],
+        env=clean_env(BILLING_PORT=str(port)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def published_ports(svc: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -299,23 +344,78 @@ def test_dockerfile_cmd_runs_billing_serve() -> None:
     assert not any(keyword == "ENTRYPOINT" for keyword, _ in stage), "CMD is the whole command"
 
 
-def test_dockerfile_exposes_port_and_checks_health_with_urllib() -> None:
+def test_dockerfile_exposes_the_port_its_health_check_reads() -> None:
     # given: the final stage
     stage = final_stage(read_dockerfile())
 
-    # when: EXPOSE and HEALTHCHECK are read
+    # when: EXPOSE, ENV and the HEALTHCHECK's command are read
     exposed = " ".join(args for keyword, args in stage if keyword == "EXPOSE").split()
-    checks = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
+    env = env_assignments(stage)
+    command = dockerfile_healthcheck()
 
-    # then: port 8000 is exposed and the health check queries GraphQL with python, not curl
+    # then: port 8000 is exposed and is BILLING_PORT, which the python health check reads
+    # (what it asks, and that it passes, is tested against a live server below)
     assert "8000" in exposed or "8000/tcp" in exposed, exposed
-    assert len(checks) == 1, checks
-    check = checks[0]
-    assert "CMD" in check.split(), check
-    assert "urllib.request" in check, check
-    assert "http://127.0.0.1:8000/graphql?query=%7B__typename%7D" in check, check
-    assert "curl" not in check, check
-    assert "wget" not in check, check
+    assert env.get("BILLING_PORT") == "8000", env
+    assert command[:2] == ["python", "-c"], command
+    assert "BILLING_PORT" in command[2], command
+
+
+@pytest.fixture
+async def unmigrated_database_url(pg_server: PgServer) -> AsyncIterator[str]:
+    """A database with no schema at all, as an external one is before ``billing migrate``."""
+    name = f"billing_unmigrated_{uuid.uuid4().hex[:12]}"
+    await ensure_database(pg_server.admin_url, name)
+    yield pg_server.dsn(name)
+    await drop_database(pg_server, name)
+
+
+@pytest.mark.slow
+def test_health_checks_pass_against_a_live_server_and_fail_once_it_stops(
+    tmp_path: Path, pg_server: PgServer, database: str
+) -> None:
+    # given: the Dockerfile's and the compose api service's health checks, as written there
+    liveness = dockerfile_healthcheck()
+    readiness = compose_healthcheck("api")
+
+    # when: both run against `billing serve` on a migrated external database, as in compose
+    env = {"BILLING_DATABASE_URL": pg_server.dsn(database), "BILLING_MIGRATE_ON_START": "false"}
+    with serving(tmp_path, **env) as served:
+        port = urlsplit(served.url).port
+        assert port is not None, served.url
+        alive = run_healthcheck(liveness, port)
+        ready = run_healthcheck(readiness, port)
+    # and: once more after the server has stopped
+    alive_after = run_healthcheck(liveness, port)
+    ready_after = run_healthcheck(readiness, port)
+
+    # then: both pass while it serves (no token needed) and both fail once it is gone
+    assert alive.returncode == 0, alive.stderr
+    assert ready.returncode == 0, ready.stderr
+    assert alive_after.returncode != 0, "the liveness check passed with no server"
+    assert ready_after.returncode != 0, "the readiness check passed with no server"
+
+
+@pytest.mark.slow
+def test_compose_checks_readiness_the_image_liveness(
+    tmp_path: Path, unmigrated_database_url: str
+) -> None:
+    # given: the two health checks and a server whose database was never migrated
+    liveness = dockerfile_healthcheck()
+    readiness = compose_healthcheck("api")
+
+    # when: both run against it
+    env = {"BILLING_DATABASE_URL": unmigrated_database_url, "BILLING_MIGRATE_ON_START": "false"}
+    with serving(tmp_path, **env) as served:
+        port = urlsplit(served.url).port
+        assert port is not None, served.url
+        alive = run_healthcheck(liveness, port)
+        ready = run_healthcheck(readiness, port)
+
+    # then: the process is alive, but not ready to serve the API
+    assert alive.returncode == 0, alive.stderr
+    assert ready.returncode != 0, "ready with no schema in the database"
+    assert "503" in ready.stderr, ready.stderr
 
 
 def test_dockerignore_keeps_the_context_small() -> None:
@@ -430,6 +530,17 @@ def test_compose_api_waits_for_migrations_and_does_not_migrate_itself() -> None:
     assert deps.get("migrate") == "service_completed_successfully", deps
     assert env.get("BILLING_MIGRATE_ON_START", "").lower() == "false", env
     assert api.get("restart") == "unless-stopped", api.get("restart")
+
+
+def test_compose_api_has_a_health_check_with_its_timings() -> None:
+    # given: the api service's health check
+    health = service("api").get("healthcheck") or {}
+
+    # when: its keys are read
+    keys = set(health)
+
+    # then: a command and how often, how long and how many times (its command runs below)
+    assert {"test", "interval", "timeout", "retries", "start_period"} <= keys, health
 
 
 def test_compose_api_publishes_8000_on_loopback_only() -> None:
