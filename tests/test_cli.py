@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from sqlalchemy.engine import make_url
 
 from conftest import CREATE_CLIENT, HEAD, PgServer
 
@@ -197,13 +198,14 @@ def test_migrate_command_on_an_external_database(pg_server: PgServer) -> None:
     assert f"Database schema at revision {HEAD}" in done.stdout
 
 
-def test_serve_with_an_unreachable_database_exits_with_a_clear_message(tmp_path: Path) -> None:
+def test_serve_refused_by_the_database_exits_with_a_clear_message(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    # given: a server that answers, but has no such database (a mistake, not an outage)
+    url = make_url(pg_server.url("no_such_database")).set(password="s3cret")
     done = subprocess.run(
         [*BILLING, "serve", "--port", str(free_port())],
-        env=clean_env(
-            BILLING_DATABASE_URL=f"postgresql://billing:s3cret@/billing?host={tmp_path}",
-            BILLING_CONNECT_TIMEOUT="1",
-        ),
+        env=clean_env(BILLING_DATABASE_URL=url.render_as_string(hide_password=False)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -211,7 +213,22 @@ def test_serve_with_an_unreachable_database_exits_with_a_clear_message(tmp_path:
     )
     assert done.returncode != 0
     assert "cannot reach the database" in done.stderr
+    assert "no_such_database" in done.stderr
     assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_serve_without_its_database_starts_and_answers_503(tmp_path: Path) -> None:
+    # given: a URL whose socket directory has no server (an outage: it may come back)
+    url = f"postgresql://billing:s3cret@/billing?host={tmp_path}"
+    # when
+    with serving(tmp_path, BILLING_DATABASE_URL=url, BILLING_CONNECT_TIMEOUT="1") as served:
+        ready = httpx.get(served.url.replace("/graphql", "/readyz"), timeout=10)
+    # then: it serves, not ready, and says why without showing the password
+    assert ready.status_code == 503
+    output = "".join(served.output)
+    assert "cannot reach the database" in output
+    assert "Serving anyway" in output
+    assert "s3cret" not in output
 
 
 def test_serve_starts_cleanly_after_being_killed(tmp_path: Path) -> None:

@@ -387,13 +387,23 @@ async def test_rest_connection_lost_during_commit_is_504_outcome_unknown(
     assert await fault_api.balance(wallet) == "7.00"
 
 
-async def test_unreachable_database_at_startup_fails_clearly(tmp_path: Path) -> None:
+async def test_the_app_starts_without_its_database_and_answers_503_meanwhile(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     # given: a URL whose socket directory has no server
     settings = Settings(
         database_url=f"postgresql://postgres@/{DATABASE_NAME}?host={tmp_path}", connect_timeout=1
     )
     application = create_app(settings)
-    # when / then
-    with pytest.raises(RuntimeError, match="cannot reach the database"):
-        async with application.router.lifespan_context(application):
-            pass
+    # when: it starts (an outage must not keep the service from starting)
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, "bk_unknown") as api,
+    ):
+        ready = await api.http.get("/readyz")
+        answer = await api.post("{ __typename }")
+        await wait_for(lambda: "migrations wait for the database" in caplog.text)
+    # then: not ready, and requests answered 503 (not a 500, not a hang), saying why in the log
+    assert (ready.status_code, ready.json()["status"]) == (503, "unavailable")
+    assert answer.status_code == 503
+    assert answer.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from billing.app import create_app
 from billing.config import Settings
+from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.migrate import current_revision, run_alembic
 from billing.db.models import Base
@@ -53,7 +54,7 @@ async def test_migrations_apply_to_an_empty_database_and_downgrade_to_base(
     engine = create_engine(Settings(), pg_server.url(database))
     try:
         await run_alembic(engine, "downgrade", "base")
-        assert await current_revision(engine) is None
+        assert await Database(engine).read_one(current_revision) is None
         async with engine.connect() as conn:
             tables = await conn.scalar(
                 text(
@@ -65,7 +66,7 @@ async def test_migrations_apply_to_an_empty_database_and_downgrade_to_base(
         # when
         await run_alembic(engine)
         # then
-        assert await current_revision(engine) == HEAD
+        assert await Database(engine).read_one(current_revision) == HEAD
 
         def diff(sync_conn: Connection) -> list[object]:
             context = MigrationContext.configure(sync_conn)
@@ -85,7 +86,7 @@ async def test_concurrent_migrations_do_not_race(pg_server: PgServer, database: 
         # when
         await asyncio.gather(*(run_alembic(e) for e in engines))
         # then
-        assert await current_revision(engines[0]) == HEAD
+        assert await Database(engines[0]).read_one(current_revision) == HEAD
     finally:
         for e in engines:
             await e.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,12 +16,12 @@ from starlette.routing import Route
 
 from billing import rest
 from billing.config import Settings, get_settings
-from billing.db.database import Database, RetryPolicy
-from billing.db.engine import DatabaseUnreachable, create_engine, safe_url
-from billing.db.faults import read_failure
-from billing.db.migrate import current_revision, migrations_head, run_alembic
+from billing.db.database import Database
+from billing.db.engine import create_engine
+from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
 from billing.db.token_cache import TokenCache
 from billing.domain.access import Actor
+from billing.errors import ServiceUnavailable
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.http.auth import BearerAuth
@@ -46,30 +48,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings, url)
         metrics.watch_pool(engine, settings.pool_max_overflow)
-        try:
-            if settings.migrate_on_start:
-                try:
-                    await run_alembic(engine)
-                except OSError as exc:
-                    raise DatabaseUnreachable(
-                        f"cannot reach the database at {safe_url(url)}: {exc}"
-                    ) from exc
-            app.state.db = Database(
-                engine,
-                RetryPolicy(
-                    max_attempts=settings.retry_max_attempts,
-                    base_delay=settings.retry_base_delay,
-                    max_delay=settings.retry_max_delay,
-                ),
-                on_retry=observe_retry,
+        # Requests are answered only once the schema is known to be current; until then (the
+        # database is not reachable yet), with ServiceUnavailable. Startup never waits for the
+        # database: an outage must not stop the service from starting.
+        app.state.schema_ready = asyncio.Event()
+        migrating = None
+        if settings.migrate_on_start:
+            migrating = asyncio.create_task(
+                migrate_when_reachable(engine, app.state.schema_ready), name="migrations"
             )
+        else:
+            app.state.schema_ready.set()
+        try:
+            app.state.db = Database.configured(engine, settings, on_retry=observe_retry)
             app.state.token_cache = TokenCache[Actor](
                 engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-                connect_timeout=settings.connect_timeout,
+                settings,
             )
             await app.state.token_cache.start()
             yield
         finally:
+            if migrating is not None:
+                migrating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await migrating
             if cache := getattr(app.state, "token_cache", None):
                 await cache.stop()
             await engine.dispose()
@@ -91,11 +93,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         """Ready: the database answers and its schema is at this version's migration head."""
+        if not request.app.state.schema_ready.is_set():
+            return JSONResponse({"status": "unavailable", "migrations": "waiting"}, 503)
         try:
-            revision = await current_revision(request.app.state.db.engine)
-        except Exception as exc:
-            if read_failure(exc) is None:
-                raise
+            revision = await request.app.state.db.read_one(current_revision)
+        except ServiceUnavailable:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         if revision != head:
             body = {"status": "unavailable", "schema": revision, "expected": head}

@@ -52,7 +52,7 @@ def _with_database(
         try:
             if migrate:
                 await run_alembic(engine)
-            return await work(Database(engine))
+            return await work(Database.configured(engine, settings))
         finally:
             await engine.dispose()
 
@@ -91,16 +91,32 @@ def serve(settings: Settings) -> int:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from billing.db.engine import check_reachable, safe_url
+    from billing.db.engine import DatabaseUnreachable, check_reachable, safe_url
     from billing.supervisor import Supervisor, listening_sockets
 
     url = _database_url(settings)
     endpoint = f"http://{settings.host}:{settings.port}/graphql"
+    # Worker processes inherit the environment: they all use this one database server, which
+    # is migrated now if it answers. A worker's startup never needs the database: uvicorn stops
+    # the whole server when a worker it restarts fails to start, and an outage must not do that.
+    migrate_in_workers = False
     if settings.database_url:
         print(f"Data: PostgreSQL at {safe_url(url)}", flush=True)
-        asyncio.run(check_reachable(settings, url))
-        if settings.migrate_on_start:
-            _with_database(settings, url, _nothing, migrate=True)
+        try:
+            asyncio.run(check_reachable(settings, url))
+        except DatabaseUnreachable as exc:
+            if not exc.transient:
+                raise
+            log.warning(
+                "%s. Serving anyway: /readyz answers 503 and requests ServiceUnavailable until"
+                " it answers%s.",
+                exc,
+                " (then the migrations are applied)" if settings.migrate_on_start else "",
+            )
+            migrate_in_workers = settings.migrate_on_start
+        else:
+            if settings.migrate_on_start:
+                _with_database(settings, url, _nothing, migrate=True)
         print(f"GraphQL API: {endpoint}", flush=True)
     else:
         secret = _first_run_token(settings, url)
@@ -113,11 +129,8 @@ def _serve(settings: Settings) -> int:
                 "Create more with `billing token create`.\n",
                 flush=True,
             )
-    # Worker processes inherit the environment: they all use this one database server, which
-    # is migrated now. A worker's startup never needs the database: uvicorn stops the whole
-    # server when a worker it restarts fails to start, and an outage must not do that.
     os.environ["BILLING_DATABASE_URL"] = url
-    os.environ["BILLING_MIGRATE_ON_START"] = "false"
+    os.environ["BILLING_MIGRATE_ON_START"] = "true" if migrate_in_workers else "false"
     get_settings.cache_clear()
     config = uvicorn.Config(
         "billing.app:create_app",
@@ -173,7 +186,7 @@ def migrate(settings: Settings, revision: str) -> int:
 
     async def work(db: Database) -> str | None:
         await run_alembic(db.engine, "upgrade", revision)
-        return await current_revision(db.engine)
+        return await db.read_one(current_revision)
 
     version = _with_database(settings, _database_url(settings), work, migrate=False)
     print(f"Database schema at revision {version}")

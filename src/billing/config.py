@@ -45,6 +45,22 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
     connect_timeout: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=10_000, ge=0)
+    write_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a money-moving request may take in all (queue, connection, gate,"
+        " statement, commit, retries); then OutcomeUnknown or ServiceUnavailable.",
+    )
+    read_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a read (or a token check) may take in all."
+    )
+    tcp_timeout: int = Field(
+        default=10,
+        ge=2,
+        le=3600,
+        description="Seconds after which a TCP connection to the database whose other end"
+        " stopped answering is dropped, on both ends (keepalives, TCP_USER_TIMEOUT).",
+    )
     retry_max_attempts: int = Field(default=10, ge=1, le=100)
     retry_base_delay: float = Field(default=0.002, ge=0, description="Seconds; doubles per retry.")
     retry_max_delay: float = Field(default=0.2, ge=0, description="Cap of one backoff sleep.")

@@ -18,11 +18,13 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from billing.config import Settings
 from billing.db.faults import Fault, classify, read_failure, sqlstate_of, unreachable
 from billing.db.gate import HotWallets, KeyedLocks, advisory_locks
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
@@ -30,6 +32,17 @@ from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# When the request being served arrived (the event loop's clock), set by the HTTP layer: its
+# bounds count from then, not from its first database call. Unset outside a request.
+request_arrived: ContextVar[float | None] = ContextVar("billing_request_arrived", default=None)
+
+
+def _since_arrival(seconds: float) -> float:
+    """The deadline ``seconds`` after the current request arrived (or from now)."""
+    now = asyncio.get_running_loop().time()
+    arrived = request_arrived.get()
+    return (now if arrived is None else arrived) + seconds
 
 
 def _no_hook(sqlstate: str | None) -> None:
@@ -41,7 +54,7 @@ class RetryPolicy:
     max_attempts: int = 10
     base_delay: float = 0.002
     max_delay: float = 0.2
-    deadline: float = 10.0  # seconds; no retry starts after this much time has passed
+    deadline: float = 10.0  # seconds a write may take in all (see Database)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter for the sleep after failed attempt ``attempt``."""
@@ -58,16 +71,78 @@ class Counters:
     unavailable: int = 0
 
 
+class Cutoff:
+    """Ends a connection at a deadline: its socket is closed at once, without the goodbye that a
+    network that stopped answering would make wait. The statement in flight then fails at once,
+    and the pool discards the connection instead of taking it back."""
+
+    def __init__(self, conn: AsyncConnection, deadline: float) -> None:
+        self.fired = False
+        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        assert driver is not None, "a connection taken from the pool has its driver's"
+        self._driver = driver
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        self._driver.terminate()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 @dataclass
 class Database:
+    """Every database call on the request path, each bounded in time.
+
+    A write gets ``policy.deadline`` seconds in all (queueing for its wallets, taking a pooled
+    connection, the gate, the statement, the commit, and its retries); a read gets
+    ``read_timeout`` from its start. A write's time counts from the arrival of its request
+    (``request_arrived``): a request that waited for the event loop has had that time. At the
+    deadline the connection in use is cut off (see ``Cutoff``), so a database that stops
+    answering costs a request its bound, never more.
+    """
+
     engine: AsyncEngine
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    read_timeout: float = 5.0
     counters: Counters = field(default_factory=Counters)
     wallet_queue: KeyedLocks = field(default_factory=KeyedLocks)
     hot: HotWallets = field(default_factory=HotWallets)
     # Called before a transaction runs again, with the SQLSTATE of the fault (None: the
     # connection broke). The app counts retries in its metrics and request logs here.
     on_retry: Callable[[str | None], None] = _no_hook
+
+    @classmethod
+    def configured(
+        cls,
+        engine: AsyncEngine,
+        settings: Settings,
+        on_retry: Callable[[str | None], None] = _no_hook,
+    ) -> Database:
+        """The database as ``settings`` bound its calls."""
+        policy = RetryPolicy(
+            max_attempts=settings.retry_max_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            deadline=settings.write_timeout,
+        )
+        return cls(engine, policy, read_timeout=settings.read_timeout, on_retry=on_retry)
+
+    @asynccontextmanager
+    async def connection(self, deadline: float) -> AsyncIterator[tuple[AsyncConnection, Cutoff]]:
+        """A pooled connection taken before ``deadline`` (the event loop's clock) and cut off
+        at it. Running out of time while taking it raises TimeoutError."""
+        async with asyncio.timeout_at(deadline):
+            conn = await self.engine.connect().start()
+        try:
+            cutoff = Cutoff(conn, deadline)
+            try:
+                yield conn, cutoff
+            finally:
+                cutoff.cancel()
+        finally:
+            await conn.close()
 
     async def write(
         self,
@@ -88,24 +163,32 @@ class Database:
         ``one_statement``: ``work`` sends a single statement, which PostgreSQL runs as a
         transaction of its own (SERIALIZABLE: the connections' default), without BEGIN and
         COMMIT round trips. Work that finds nothing to change may send a second, read-only one.
+
+        Out of time (``policy.deadline``): OutcomeUnknown once the statement (or COMMIT) may
+        have reached the server, else ServiceUnavailable.
         """
+        loop = asyncio.get_running_loop()
+        deadline = _since_arrival(self.policy.deadline)
         locks = sorted(set(wallet_locks))
-        async with self.wallet_queue.hold(locks) as contended:
-            self.hot.keep(contended, asyncio.get_running_loop().time())
-            return await self._write(work, locks, one_statement)
+        async with self.wallet_queue.hold(locks, deadline) as contended:
+            self.hot.keep(contended, loop.time())
+            return await self._write(work, locks, one_statement, deadline)
 
     async def _write(
-        self, work: Callable[[AsyncConnection], Awaitable[T]], locks: list[int], one: bool
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        locks: list[int],
+        one: bool,
+        deadline: float,
     ) -> T:
         loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self.policy.deadline
         attempt = 0
         while True:
             attempt += 1
             committing = False
             gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
             try:
-                async with self.engine.connect() as conn:
+                async with self.connection(deadline) as (conn, _):
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                     async with advisory_locks(conn, gated):
                         if one:
@@ -117,11 +200,14 @@ class Database:
                             committing = True
                         return result
             except Exception as exc:
+                # Out of time (the connection cut off, or none taken in time) is a fault like
+                # any lost connection, and no retry fits before the deadline.
                 fault = classify(exc)
                 if fault is None:
                     raise
+                lost = "no answer in time" if loop.time() >= deadline else "connection lost"
                 if fault is Fault.UNAVAILABLE and committing:
-                    log.warning("connection lost during COMMIT; outcome unknown: %r", exc)
+                    log.warning("%s while committing; outcome unknown: %r", lost, exc)
                     raise OutcomeUnknown() from exc
                 if fault is Fault.BUSY:
                     self.counters.try_again += 1
@@ -129,13 +215,13 @@ class Database:
                 if fault is Fault.RETRY:
                     self.hot.mark((k for k in locks if k > 0), loop.time())
                 pause = self.policy.backoff(attempt)
-                if attempt >= self.policy.max_attempts or loop.time() + pause > give_up_at:
+                if attempt >= self.policy.max_attempts or loop.time() + pause > deadline:
                     if fault is Fault.RETRY:
                         self.counters.try_again += 1
                         log.warning("giving up after %d attempts: %r", attempt, exc)
                         raise TryAgain() from exc
                     self.counters.unavailable += 1
-                    log.error("database unavailable after %d attempts: %r", attempt, exc)
+                    log.error("database unavailable (%s, %d attempts): %r", lost, attempt, exc)
                     raise ServiceUnavailable() from exc
                 self.counters.retries += 1
                 self.on_retry(sqlstate_of(exc))
@@ -143,10 +229,14 @@ class Database:
                 await asyncio.sleep(pause)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only REPEATABLE READ transaction: one consistent snapshot, never a 40001."""
+    async def read(self, deadline: float | None = None) -> AsyncIterator[AsyncConnection]:
+        """A read-only REPEATABLE READ transaction: one consistent snapshot, never a 40001.
+
+        It ends at ``deadline`` (by default ``read_timeout`` from now)."""
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.read_timeout
         try:
-            async with self.engine.connect() as conn:
+            async with self.connection(deadline) as (conn, _):
                 await conn.execution_options(
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
@@ -159,27 +249,30 @@ class Database:
         """Run ``query``, a single statement, on its own: a statement outside a transaction
         block sees one snapshot, so no BEGIN and COMMIT round trips are needed."""
 
-        async def once() -> T:
-            async with self.engine.connect() as conn:
+        async def once(deadline: float) -> T:
+            async with self.connection(deadline) as (conn, _):
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return await query(conn)
 
         return await self.again_if_stale(once)
 
-    async def again_if_stale(self, read: Callable[[], Awaitable[T]]) -> T:
-        """Run a read; if its connection turns out to be dead, run it once more.
+    async def again_if_stale(self, read: Callable[[float], Awaitable[T]]) -> T:
+        """Run a read (given its deadline); if its connection turns out to be dead, run it once
+        more, before the same deadline.
 
         After an outage the pooled connections are dead but look fine until used. The first
         failure invalidates the pool, so the second attempt connects afresh; if the database
         is really down, that attempt fails as well and the caller gets ServiceUnavailable.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout
         try:
-            return await read()
+            return await read(deadline)
         except Exception as exc:
-            if not unreachable(exc):
+            if not unreachable(exc) or loop.time() >= deadline:
                 raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
         try:
-            return await read()
+            return await read(deadline)
         except Exception as exc:
             raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
 

@@ -6,11 +6,21 @@ so one the server has closed or written to (a FATAL "terminating connection" bef
 up, as in a restart) is replaced at once. A connection that dies later fails on its first
 statement; SQLAlchemy then invalidates the whole pool, and ``Database`` decides whether the
 work may run again (see database.py).
+
+A connection whose other end stops answering (a dead switch, a partition, a frozen host) is
+dropped on both ends within ``tcp_timeout`` seconds, not the kernel's default two hours: on
+ours, TCP keepalives and TCP_USER_TIMEOUT on its socket; on the server's, the same through its
+``tcp_keepalives_*`` and ``tcp_user_timeout`` settings, sent with every connection. The server
+then ends the backend, and with it any transaction and advisory lock it held. A transaction
+left open by a client that went away ends after ``idle_in_transaction_session_timeout``.
+(Over a Unix socket, as to the embedded server, there is no TCP and none of this applies.)
 """
 
 from __future__ import annotations
 
+import math
 import select
+import socket
 from typing import Any
 
 from sqlalchemy import event, text
@@ -19,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from billing.config import Settings
+from billing.db.faults import Fault, classify
 
 APPLICATION_NAME = "billing-api"
 
@@ -33,18 +44,62 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         hide_parameters=True,  # error messages and logs never carry the values sent
         connect_args={
             "timeout": settings.connect_timeout,
-            "server_settings": {
-                "application_name": APPLICATION_NAME,
-                # A statement sent outside BEGIN ... COMMIT is a transaction of its own; the
-                # money-moving ones are sent that way (see domain/payments.py).
-                "default_transaction_isolation": "serializable",
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "idle_in_transaction_session_timeout": "60000",
-            },
+            "server_settings": server_settings(settings),
         },
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_if_not_idle)
+
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        drop_dead_peers(dbapi_connection.driver_connection, settings.tcp_timeout)
+
+    event.listen(engine.sync_engine.pool, "connect", on_connect)
     return engine
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """What every connection asks of its server session."""
+    idle, interval, count = keepalive_timers(settings.tcp_timeout)
+    longest_request = max(settings.write_timeout, settings.read_timeout)
+    return {
+        "application_name": APPLICATION_NAME,
+        # A statement sent outside BEGIN ... COMMIT is a transaction of its own; the
+        # money-moving ones are sent that way (see domain/payments.py).
+        "default_transaction_isolation": "serializable",
+        "statement_timeout": str(settings.statement_timeout_ms),
+        # No request keeps a transaction open longer than its bound: one still open at twice
+        # that was left by a client that went away.
+        "idle_in_transaction_session_timeout": str(math.ceil(2000 * longest_request)),
+        "tcp_keepalives_idle": str(idle),
+        "tcp_keepalives_interval": str(interval),
+        "tcp_keepalives_count": str(count),
+        "tcp_user_timeout": str(1000 * settings.tcp_timeout),
+    }
+
+
+def keepalive_timers(timeout: int) -> tuple[int, int, int]:
+    """Seconds of silence before the first probe, between probes, and how many go unanswered
+    before the connection is dropped: about ``timeout`` seconds in all."""
+    count = 3
+    interval = max(1, timeout // 5)
+    return max(1, timeout - count * interval), interval, count
+
+
+def drop_dead_peers(driver: Any, timeout: int) -> None:
+    """Keepalives and TCP_USER_TIMEOUT on an asyncpg connection's socket, if it is TCP."""
+    transport = getattr(driver, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in {socket.AF_INET, socket.AF_INET6}:
+        return
+    idle, interval, count = keepalive_timers(timeout)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", count),
+        ("TCP_USER_TIMEOUT", 1000 * timeout),  # unacknowledged data: give up after this long
+    ):
+        if hasattr(socket, option):  # Linux has them all
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _replace_if_not_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -74,14 +129,20 @@ async def check_reachable(settings: Settings, url: str) -> None:
     except (OSError, DBAPIError) as exc:
         reason = getattr(exc, "orig", None) or exc
         raise DatabaseUnreachable(
-            f"cannot reach the database at {safe_url(url)}: {reason}"
+            f"cannot reach the database at {safe_url(url)}: {reason}",
+            transient=classify(exc) is Fault.UNAVAILABLE,
         ) from exc
     finally:
         await engine.dispose()
 
 
 class DatabaseUnreachable(RuntimeError):
-    """The database could not be reached (at startup)."""
+    """The database could not be reached (at startup). ``transient``: it did not answer (it may
+    later), as opposed to refusing us (a wrong password, a database that does not exist)."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def safe_url(url: str) -> str:

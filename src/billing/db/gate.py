@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -31,10 +33,12 @@ class KeyedLocks:
         self._users: dict[int, int] = {}
 
     @asynccontextmanager
-    async def hold(self, keys: list[int]) -> AsyncIterator[list[int]]:
+    async def hold(self, keys: list[int], deadline: float) -> AsyncIterator[list[int]]:
         """Hold the locks of ``keys`` (sorted: every holder takes them in the same order).
 
-        Yields the keys that another request held or waited for when this one arrived.
+        Yields the keys that another request held or waited for when this one arrived. Waiting
+        ends at ``deadline`` (the event loop's clock) with ServiceUnavailable: the requests
+        ahead hold the wallets too long (a database that stopped answering, say).
         """
         contended = [key for key in keys if self._users.get(key)]
         for key in keys:
@@ -42,9 +46,13 @@ class KeyedLocks:
             self._locks.setdefault(key, asyncio.Lock())
         held: list[asyncio.Lock] = []
         try:
-            for key in keys:
-                await self._locks[key].acquire()
-                held.append(self._locks[key])
+            try:
+                async with asyncio.timeout_at(deadline):
+                    for key in keys:
+                        await self._locks[key].acquire()
+                        held.append(self._locks[key])
+            except TimeoutError:
+                raise ServiceUnavailable(busy=True) from None
             yield contended
         finally:
             for lock in reversed(held):
@@ -110,6 +118,8 @@ _LOCK_IN_ORDER = text(
 
 
 async def _release(conn: AsyncConnection) -> None:
+    if conn.invalidated:
+        return  # its session is gone, and its locks with it (using it would connect anew)
     try:
         if conn.in_transaction():
             await conn.rollback()

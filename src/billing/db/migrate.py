@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +13,10 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from billing.db.faults import Fault, classify
+
+log = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock(int, int) keys: a key space apart from the single-bigint wallet locks.
 MIGRATION_LOCK = (0x62696C6C, 1)  # "bill", 1
@@ -58,10 +64,38 @@ def migrations_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
-        exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
-        if not exists:
-            return None
-        rev: str | None = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-        return rev
+async def current_revision(conn: AsyncConnection) -> str | None:
+    """The schema's migration revision (None before the first migration)."""
+    exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+    if not exists:
+        return None
+    rev: str | None = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    return rev
+
+
+async def migrate_when_reachable(engine: AsyncEngine, done: asyncio.Event) -> None:
+    """Apply the migrations as soon as the database answers, then set ``done``.
+
+    While the database cannot be reached this tries again, at growing intervals up to 5 s, and
+    says so once in the log. Any other failure is logged and ends the attempts: ``done`` stays
+    unset and ``/readyz`` keeps reporting the schema it finds.
+    """
+    pause = 0.5
+    waiting = False
+    while True:
+        try:
+            await run_alembic(engine)
+        except Exception as exc:
+            if classify(exc) is not Fault.UNAVAILABLE:
+                log.exception("the migrations failed; the service will not become ready")
+                return
+            if not waiting:
+                log.warning("migrations wait for the database, which does not answer: %r", exc)
+                waiting = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+            continue
+        if waiting:
+            log.warning("the database answers again; migrations applied")
+        done.set()
+        return

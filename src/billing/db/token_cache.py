@@ -26,6 +26,9 @@ from typing import Generic, TypeVar
 
 import asyncpg
 
+from billing.config import Settings
+from billing.db.engine import drop_dead_peers, server_settings
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "billing_tokens"
@@ -37,14 +40,15 @@ class TokenCache(Generic[V]):
     def __init__(
         self,
         dsn: str,
+        settings: Settings,
         *,
-        connect_timeout: float = 5.0,
         ttl: float = 60.0,
         size: int = 10_000,
         health_interval: float = 5.0,
     ) -> None:
         self.dsn = dsn
-        self.connect_timeout = connect_timeout
+        self.settings = settings
+        self.connect_timeout = settings.connect_timeout
         self.ttl = ttl
         self.size = size
         self.health_interval = health_interval
@@ -101,11 +105,10 @@ class TokenCache(Generic[V]):
         """Listen on one connection until it is lost; the cache is on only meanwhile."""
         lost = asyncio.Event()
         conn = await asyncpg.connect(
-            self.dsn,
-            timeout=self.connect_timeout,
-            server_settings={"application_name": "billing-api"},
+            self.dsn, timeout=self.connect_timeout, server_settings=server_settings(self.settings)
         )
         try:
+            drop_dead_peers(conn, self.settings.tcp_timeout)
             conn.add_termination_listener(lambda _: lost.set())
             await conn.add_listener(CHANNEL, lambda *_: self.clear())
             self.clear()  # revocations may have happened while nobody listened

@@ -41,12 +41,12 @@ class Reader:
             if self._conn is None:
                 # A fresh snapshot may land on a connection that died in an outage: then the
                 # snapshot is opened once more (nothing was read from it yet).
-                return await self._db.again_if_stale(lambda: self._first(query))
+                return await self._db.again_if_stale(lambda deadline: self._first(query, deadline))
             return await self._query(query)
 
-    async def _first(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+    async def _first(self, query: Callable[[AsyncConnection], Awaitable[V]], deadline: float) -> V:
         stack = contextlib.AsyncExitStack()
-        self._conn = await stack.enter_async_context(self._db.read())
+        self._conn = await stack.enter_async_context(self._db.read(deadline))
         self._stack = stack
         return await self._query(query)
 

@@ -33,6 +33,9 @@ async def authenticate(request: HTTPConnection, error: ErrorResponder) -> Actor 
             **{"WWW-Authenticate": "Bearer"},
         )
     state = request.app.state
+    if not state.schema_ready.is_set():  # the database has not answered since startup
+        unavailable = ServiceUnavailable()
+        return error(503, unavailable.code, unavailable.message, **{"Retry-After": "1"})
     try:
         actor = await tokens.authenticate(state.db, secret, state.token_cache)
     except ServiceUnavailable as exc:

@@ -18,6 +18,7 @@ directory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Collection
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from graphql import DefinitionNode, ExecutionResult, FieldNode, OperationDefinitionNode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from billing.db.database import request_arrived
 
 if TYPE_CHECKING:
     from strawberry.types import ExecutionContext
@@ -142,6 +145,8 @@ class RequestObserver:
         started = time.perf_counter()
         record = RequestRecord(self.metrics)
         token = _current.set(record)
+        # The request's database bounds count from here (see billing.db.database).
+        arrival = request_arrived.set(asyncio.get_running_loop().time())
         status = 0
 
         async def send_observed(message: Message) -> None:
@@ -157,6 +162,7 @@ class RequestObserver:
             raise
         finally:
             _current.reset(token)
+            request_arrived.reset(arrival)
             self._done(scope, record, status or STATUS_CLIENT_GONE, time.perf_counter() - started)
 
     def _done(self, scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
