@@ -5,7 +5,9 @@ harness starts in a temporary directory. Workers move money between wallets over
 transfer with its own idempotency key, retried with that key until its outcome is definite.
 Readers check that every consistent snapshot of all balances sums to the starting total. A
 nemesis meanwhile kills or pauses API workers, terminates the API's database sessions, restarts
-PostgreSQL (fast and immediate) and makes commit acknowledgements get lost. At the end every
+PostgreSQL (fast and immediate), makes commit acknowledgements get lost, and, on the network
+between the API and PostgreSQL (a TCP relay), stops every packet for longer than the API's
+request bounds (a blackhole) or cuts every connection. At the end every
 acknowledged transfer must be in the ledger exactly once, the ledger must audit clean, and no
 request may have been answered with HTTP 500.
 
@@ -43,11 +45,15 @@ from sqlalchemy import text
 
 from billing.config import Settings
 from billing.db.database import Database
-from billing.db.embedded import EmbeddedServer, start_embedded
+from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain import tokens
 from billing.domain.audit import audit
+
+if not __package__:  # run as a script: python tests/reliability/bank.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from reliability.relay import RelayControl, relay_to
 
 TRANSFER = """
 mutation($i: TransferInput!) {
@@ -63,11 +69,17 @@ query($ids: [ID!]!) { wallets(ids: $ids) { balance } ledgerSummary { totalBalanc
 FAULTS = (
     "kill_worker",
     "terminate_backends",
+    "blackhole",
     "restart_fast",
     "pause_worker",
+    "reset_connections",
     "restart_immediate",
     "lost_ack",
 )
+# The API's bounds in this test (short, so that a blackhole outlasts them), and the blackhole's.
+WRITE_TIMEOUT = 3.0
+READ_TIMEOUT = 2.0
+BLACKHOLE = WRITE_TIMEOUT + 1.5
 DEFINITE = {"TransferSuccess", "InsufficientFunds"}
 RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
 
@@ -188,10 +200,15 @@ class Postgres:
 
 
 @contextmanager
-def service(dsn: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def service(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
-    env.update(BILLING_DATABASE_URL=dsn, BILLING_LOG_LEVEL="WARNING")
+    env.update(
+        BILLING_DATABASE_URL=url,
+        BILLING_LOG_LEVEL="WARNING",
+        BILLING_WRITE_TIMEOUT=str(WRITE_TIMEOUT),
+        BILLING_READ_TIMEOUT=str(READ_TIMEOUT),
+    )
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -231,10 +248,17 @@ def service(dsn: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[byte
 
 class Bank:
     def __init__(
-        self, config: Config, pg: Postgres, base: str, server: subprocess.Popen[bytes], token: str
+        self,
+        config: Config,
+        pg: Postgres,
+        relay: RelayControl,
+        base: str,
+        server: subprocess.Popen[bytes],
+        token: str,
     ) -> None:
         self.config = config
         self.pg = pg
+        self.relay = relay
         self.base = base
         self.server = server
         self.report = Report()
@@ -364,6 +388,14 @@ class Bank:
                     paused.resume()
         elif kind == "terminate_backends":
             await self.pg.terminate_api_sessions()
+        elif kind == "blackhole":
+            self.relay.blackhole()
+            try:
+                await asyncio.sleep(BLACKHOLE)
+            finally:
+                await asyncio.to_thread(self.relay.heal)
+        elif kind == "reset_connections":
+            self.relay.reset()
         elif kind in ("restart_fast", "restart_immediate"):
             mode = "fast" if kind == "restart_fast" else "immediate"
             await asyncio.to_thread(self.pg.restart, mode)
@@ -451,8 +483,11 @@ def run_bank(config: Config, directory: Path) -> Report:
     pg = Postgres(embedded)
     try:
         token = asyncio.run(operator_token(embedded.url()))
-        with service(pg.dsn, config.server_workers) as (base, proc):
-            return asyncio.run(Bank(config, pg, base, proc, token).run())
+        with (
+            relay_to(pg.dsn) as relay,
+            service(relay.url(DATABASE_NAME), config.server_workers) as (base, proc),
+        ):
+            return asyncio.run(Bank(config, pg, relay, base, proc, token).run())
     finally:
         pg.stop()
 

@@ -1,4 +1,4 @@
-"""The bank test with faults, in a configuration short enough for CI (about 30 seconds)."""
+"""The bank test with faults, in a configuration short enough for CI (about 40 seconds)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Path) -> None:
-    # given: 50 wallets, 16 workers moving money for 15 seconds while every kind of fault hits
-    config = Config(workers=16, duration=15, fault_pause=(1.0, 2.0))
+    # given: 50 wallets, 16 workers moving money for 25 seconds while every kind of fault hits
+    config = Config(workers=16, duration=25, fault_pause=(1.0, 2.0))
     # when
     report = run_bank(config, tmp_path)
     print(report.table())
