@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import Api
+from support.api import Api
 
 OPERATIONS = """
 query Ops($id: ID!, $first: Int, $after: String, $last: Int, $before: String,

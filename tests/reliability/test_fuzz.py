@@ -30,9 +30,9 @@ from schemathesis.graphql import nodes
 
 from billing.config import Settings
 from billing.db.embedded import ensure_database
-from conftest import CREATE_CLIENT, RESUPPLY, TRANSFER, PgServer, drop_database
-
-from .live_server import LiveServer, live_server
+from support.documents import CREATE_CLIENT, RESUPPLY, TRANSFER
+from support.live_server import LiveServer, live_server
+from support.postgres import PgServer, drop_database
 
 pytestmark = pytest.mark.slow
 

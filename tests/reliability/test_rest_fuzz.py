@@ -32,9 +32,8 @@ from schemathesis.checks import (
 
 from billing.config import Settings
 from billing.db.embedded import ensure_database
-from conftest import PgServer, drop_database
-
-from .live_server import LiveServer, live_server
+from support.live_server import LiveServer, live_server
+from support.postgres import PgServer, drop_database
 
 pytestmark = pytest.mark.slow
 
