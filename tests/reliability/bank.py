@@ -49,6 +49,7 @@ from billing.db.migrate import run_alembic
 from billing.domain import tokens
 from billing.domain.audit import audit
 
+# Its own: bank.py also runs alone (tests/ not on sys.path) and reads `replayed` to count replays.
 TRANSFER = """
 mutation($i: TransferInput!) {
   transfer(input: $i) {

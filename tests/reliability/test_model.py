@@ -313,6 +313,7 @@ references = weighted(
 
 # --- GraphQL documents ----------------------------------------------------------------------
 
+# Fuller than support.documents: whole results are checked, replays and permissions included.
 CREATE_CLIENT = """
 mutation CreateClient($input: CreateClientInput!) {
   createClient(input: $input) {

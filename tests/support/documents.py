@@ -1,6 +1,11 @@
 """The GraphQL documents the tests send again and again, each written once.
 
-They select every field of the success type and of the errors the mutation may answer with.
+They select the success type's fields and those of the errors the mutation may answer with.
+Tests that need more (``replayed``, say) derive their document from these or, where the whole
+result is compared with a prediction, write their own and say why.
+
+Not clients/operations/*.graphql: those are the typed clients' documents (flat variables, their
+own selections), and what is changed there for the clients must not change what tests see.
 """
 
 from __future__ import annotations
