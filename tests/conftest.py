@@ -27,7 +27,7 @@ from billing.db.embedded import ensure_database, start_embedded
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from support.api import Api, api_for, new_token
-from support.postgres import PgServer, drop_database
+from support.postgres import PgServer, copy_of, drop_database
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +58,8 @@ async def template_db(pg_server: PgServer) -> AsyncIterator[str]:
 @pytest.fixture
 async def database(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
     """Name of a fresh, migrated database for this test."""
-    name = f"billing_test_{uuid.uuid4().hex[:12]}"
-    await ensure_database(pg_server.admin_url, name, template=template_db)
-    yield name
-    await drop_database(pg_server, name)
+    async with copy_of(pg_server, template_db, "billing_test") as name:
+        yield name
 
 
 @pytest.fixture
