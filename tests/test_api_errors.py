@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import CREATE_CLIENT, RESUPPLY, Api
+from support.api import Api
+from support.documents import CREATE_CLIENT, RESUPPLY
 
 MAX_BALANCE = "999999999999999999.99"
 

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import Api
+from support.api import Api
 
 CLIENT_TREE = """
 query Tree($id: ID!) {

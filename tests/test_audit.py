@@ -10,7 +10,8 @@ import pytest
 from starlette.applications import Starlette
 
 from billing.domain.audit import audit
-from conftest import Api, PgServer
+from support.api import Api
+from support.postgres import PgServer
 
 
 @pytest.fixture

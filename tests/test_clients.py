@@ -40,7 +40,7 @@ from billing_client import (
 )
 from billing_client.generated.base_model import UNSET
 from billing_client.scalars import parse_money, serialize_datetime, serialize_money
-from reliability.live_server import LiveServer, live_server
+from support.live_server import LiveServer, live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "clients"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 import pytest
@@ -14,7 +12,11 @@ from starlette.applications import Starlette
 
 from billing.config import Settings
 from billing.db.gate import HotWallets
-from conftest import CREATE_CLIENT, Api, PgServer, custom_api
+from support.api import Api, custom_api
+from support.contention import resupply_past_a_competing_update
+from support.documents import CREATE_CLIENT
+from support.ledger import assert_ledger_consistent, total
+from support.postgres import PgServer
 
 
 @pytest.fixture
@@ -25,28 +27,6 @@ def pool_size() -> int:
 def make_hot(app: Starlette, *wallets: str) -> None:
     """As if the wallets' writers had just collided with another process's writers."""
     app.state.db.hot.mark([int(w) for w in wallets], asyncio.get_running_loop().time())
-
-
-async def total(sql: asyncpg.Connection) -> Decimal:
-    value = await sql.fetchval("SELECT coalesce(sum(balance), 0) FROM wallets")
-    assert isinstance(value, Decimal)
-    return value
-
-
-async def assert_ledger_consistent(sql: asyncpg.Connection) -> None:
-    """Each balance equals the sum of its operations; each transfer's legs sum to zero."""
-    drift = await sql.fetch(
-        "SELECT w.id FROM wallets w LEFT JOIN wallet_operations o ON o.wallet_id = w.id"
-        " GROUP BY w.id, w.balance HAVING w.balance <> coalesce(sum(o.amount), 0)"
-    )
-    assert drift == []
-    unbalanced = await sql.fetch(
-        "SELECT t.id FROM transactions t JOIN wallet_operations o ON o.transaction_id = t.id"
-        " WHERE t.kind = 'TRANSFER' GROUP BY t.id HAVING sum(o.amount) <> 0"
-    )
-    assert unbalanced == []
-    negative = await sql.fetchval("SELECT count(*) FROM wallets WHERE balance < 0")
-    assert negative == 0
 
 
 async def test_opposite_transfers_on_16_connections_never_fail(
@@ -187,41 +167,6 @@ async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
     assert "pg_advisory_unlock_all" in sent[2]
     held = await sql.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
     assert held == 0
-
-
-async def resupply_past_a_competing_update(
-    api: Api,
-    sql: asyncpg.Connection,
-    dsn: str,
-    wallet: str,
-    resupply: Callable[[], Coroutine[Any, Any, Any]] | None = None,
-) -> Any:
-    """Resupply 1.00 (by GraphQL, or by ``resupply``) while another SERIALIZABLE transaction,
-    which has already added 5 to the wallet, commits only once the API's request waits for the
-    row lock."""
-    other = await asyncpg.connect(dsn)
-    try:
-        await other.execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
-        await other.execute("UPDATE wallets SET balance = balance + 5 WHERE id = $1", int(wallet))
-        send = resupply or (lambda: api.resupply(wallet, "1.00"))
-        request = asyncio.create_task(send())
-        await wait_until_api_waits_for_a_lock(sql)
-        await other.execute("COMMIT")
-        return await asyncio.wait_for(request, timeout=10)
-    finally:
-        await other.close()
-
-
-async def wait_until_api_waits_for_a_lock(sql: asyncpg.Connection) -> None:
-    for _ in range(500):
-        waiting = await sql.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-api'"
-            " AND datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if waiting:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the API request never waited for the row lock")
 
 
 async def test_conflict_beyond_the_retry_budget_gives_try_again_and_writes_nothing(

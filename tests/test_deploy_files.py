@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from billing.db.embedded import ensure_database
-from conftest import PgServer, drop_database
-from test_cli import clean_env, serving
+from support.postgres import PgServer, drop_database
+from support.serve import clean_env, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"

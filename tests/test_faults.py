@@ -27,8 +27,9 @@ from billing.db.embedded import DATABASE_NAME, EmbeddedServer, start_embedded
 from billing.db.engine import create_engine
 from billing.db.faults import Fault, classify
 from billing.db.migrate import run_alembic
-from conftest import RESUPPLY, WALLET_BALANCE, Api, api_for, new_token
-from test_cli import serving
+from support.api import Api, api_for, new_token
+from support.documents import RESUPPLY, WALLET_BALANCE
+from support.serve import serving
 
 pytestmark = pytest.mark.slow
 

@@ -38,8 +38,8 @@ from billing.ide import (
     read_vendor_files,
     sri,
 )
-from conftest import Api, api_for, custom_api
-from reliability.live_server import live_server
+from support.api import Api, api_for, custom_api
+from support.live_server import live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web" / "graphiql"

@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import Api
+from support.api import Api
+from support.documents import TRANSFER
 
 OPERATIONS = """
 query Ops($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
@@ -61,9 +62,9 @@ async def busy_wallet(api: Api) -> tuple[str, str]:
     for i in range(1, 6):
         await api.resupply(wallet, f"{i}.00")
     await api.run(
-        "mutation($i: TransferInput!) { transfer(input: $i) { __typename } }",
+        TRANSFER,
         {
-            "i": {
+            "input": {
                 "walletFromId": wallet,
                 "walletToId": other,
                 "amount": "2.50",

@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from conftest import CREATE_CLIENT, RESUPPLY, TRANSFER, Api
+from support.api import Api
+from support.documents import CREATE_CLIENT, RESUPPLY, TRANSFER
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import logging
 import asyncpg
 import pytest
 
-from conftest import Api
+from support.api import Api
 
 LEAKS = ("Traceback", "sqlalchemy", "asyncpg", "postgres", "SELECT", "clients", "relation")
 

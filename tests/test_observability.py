@@ -20,9 +20,11 @@ from starlette.applications import Starlette
 
 from billing.config import Settings
 from billing.logs import JsonFormatter, LogFormat, formatter
-from conftest import TRANSFER, Api, PgServer, api_for, custom_api, new_token
-from promtext import Samples, parse, value
-from test_concurrency import resupply_past_a_competing_update, wait_until_api_waits_for_a_lock
+from support.api import Api, api_for, custom_api, new_token
+from support.contention import resupply_past_a_competing_update, wait_until_api_waits_for_a_lock
+from support.documents import TRANSFER
+from support.postgres import PgServer
+from support.promtext import Samples, parse, value
 
 
 async def scrape(api: Api) -> Samples:

@@ -26,7 +26,7 @@ from pydantic_core import PydanticUndefined
 
 from billing.config import Settings
 from billing.graphql.schema import schema
-from conftest import Api
+from support.api import Api
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

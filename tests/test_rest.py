@@ -28,8 +28,9 @@ from billing.graphql.errors import to_error
 from billing.rest.encoding import dumps
 from billing.rest.errors import operation_error
 from billing.rest.openapi import document, render
-from conftest import TRANSFER, Api, api_for, custom_api, new_token
-from test_concurrency import assert_ledger_consistent, total
+from support.api import Api, api_for, custom_api, new_token
+from support.documents import TRANSFER
+from support.ledger import assert_ledger_consistent, total
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"Content-Type": "application/json"}

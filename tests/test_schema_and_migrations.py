@@ -20,7 +20,8 @@ from billing.db.engine import create_engine
 from billing.db.migrate import current_revision, run_alembic
 from billing.db.models import Base
 from billing.graphql.schema import schema
-from conftest import HEAD, PgServer, api_for, new_token
+from support.api import api_for, new_token
+from support.postgres import HEAD, PgServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

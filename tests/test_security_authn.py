@@ -14,7 +14,7 @@ from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.domain import tokens
 from billing.errors import InvalidInput
-from conftest import Api, api_for, custom_api, new_token
+from support.api import Api, api_for, custom_api, new_token
 
 QUERY = "{ wallet(id: 1) { balance } }"
 MUTATION = 'mutation { createClient(input: {login: "nobody", name: "N"}) { __typename } }'

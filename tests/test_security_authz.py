@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
-from conftest import CREATE_CLIENT, RESUPPLY, TRANSFER, Api, api_for, new_token
+from support.api import Api, api_for, new_token
+from support.documents import CREATE_CLIENT, RESUPPLY, TRANSFER
 
 MISSING_WALLET = "999999"
 

@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 from billing.app import create_app
 from billing.config import Settings
 from billing.logs import LogFormat, formatter
-from conftest import Api, PgServer, api_for, new_token
+from support.api import Api, api_for, new_token
+from support.postgres import PgServer
 
 LEAKS = ("Traceback", "sqlalchemy", "asyncpg", "postgres", "SELECT", "/tmp", 'File "')
 MUTATION = 'mutation { createClient(input: {login: "csrf", name: "C"}) { __typename } }'

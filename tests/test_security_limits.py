@@ -9,7 +9,7 @@ from graphql import parse
 
 from billing.config import Settings
 from billing.graphql.documents import Prepared, PreparedDocuments
-from conftest import Api, custom_api
+from support.api import Api, custom_api
 
 
 def nested(depth: int) -> str:

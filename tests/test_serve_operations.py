@@ -18,10 +18,10 @@ import httpx
 import psutil
 import pytest
 
-from conftest import CREATE_CLIENT, TRANSFER
-from promtext import Samples, parse, value
-from test_cli import Served, gql, postmasters, serving
-from test_concurrency import wait_until_api_waits_for_a_lock
+from support.contention import wait_until_api_waits_for_a_lock
+from support.documents import CREATE_CLIENT, TRANSFER
+from support.promtext import Samples, parse, value
+from support.serve import Served, gql, postmasters, serving
 
 pytestmark = pytest.mark.slow
 

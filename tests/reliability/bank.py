@@ -53,8 +53,10 @@ from billing.domain.audit import audit
 
 if not __package__:  # run as a script: python tests/reliability/bank.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reliability.relay import RelayControl, relay_to
+from support.relay import RelayControl, relay_to
 
+# Its own document: it reads `replayed` and `transactionNumber` to count replays and check
+# the ledger.
 TRANSFER = """
 mutation($i: TransferInput!) {
   transfer(input: $i) {

@@ -11,7 +11,6 @@ is seeded first, so that generated ids reach real clients, wallets, transactions
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -29,10 +28,9 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.graphql import nodes
 
 from billing.config import Settings
-from billing.db.embedded import ensure_database
-from conftest import CREATE_CLIENT, RESUPPLY, TRANSFER, PgServer, drop_database
-
-from .live_server import LiveServer, live_server
+from support.documents import CREATE_CLIENT, RESUPPLY, TRANSFER
+from support.live_server import LiveServer, live_server
+from support.postgres import PgServer, copy_of
 
 pytestmark = pytest.mark.slow
 
@@ -165,10 +163,8 @@ CHECKS = [not_a_server_error, response_schema_conformance, only_documented_reque
 
 @pytest.fixture(scope="module")
 async def fuzz_database(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
-    name = f"billing_fuzz_{uuid.uuid4().hex[:12]}"
-    await ensure_database(pg_server.admin_url, name, template=template_db)
-    yield name
-    await drop_database(pg_server, name)
+    async with copy_of(pg_server, template_db, "billing_fuzz") as name:
+        yield name
 
 
 def seed(url: str, token: str) -> list[str]:

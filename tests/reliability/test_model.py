@@ -1,12 +1,12 @@
 """Model-based test: the ledger, driven over real HTTP, agrees with a pure-Python model.
 
 A Hypothesis state machine creates clients, credits and moves money, repeats requests and reads
-everything back through the real HTTP stack (uvicorn on 127.0.0.1, see live_server.py), mixing
-valid requests with invalid ones: unknown and malformed wallet ids, bad amounts, overdrafts,
-self-transfers, logins taken in another case, reused idempotency keys, client tokens reaching for
-other clients' wallets or for operator-only mutations. Each call's typed result must be exactly
-what the model predicts, and after every step every balance the API reports equals the model's,
-the balances add up to everything ever resupplied and none is negative.
+everything back through the real HTTP stack (uvicorn on 127.0.0.1, see support/live_server.py),
+mixing valid requests with invalid ones: unknown and malformed wallet ids, bad amounts,
+overdrafts, self-transfers, logins taken in another case, reused idempotency keys, client tokens
+reaching for other clients' wallets or for operator-only mutations. Each call's typed result must
+be exactly what the model predicts, and after every step every balance the API reports equals the
+model's, the balances add up to everything ever resupplied and none is negative.
 
 The model is written from the documentation (docs/api.md), not from the code: money is exact
 ``Decimal``, ids are canonical decimal strings, and checks happen in the order the service applies
@@ -39,8 +39,7 @@ from hypothesis.stateful import (
 
 from billing.config import Settings
 from billing.domain.audit import audit
-
-from .live_server import LiveServer, live_server
+from support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.slow
 
@@ -314,6 +313,7 @@ references = weighted(
 
 # --- GraphQL documents ----------------------------------------------------------------------
 
+# Fuller than support.documents: whole results are checked, replays and permissions included.
 CREATE_CLIENT = """
 mutation CreateClient($input: CreateClientInput!) {
   createClient(input: $input) {

@@ -1,5 +1,5 @@
 """Network faults between the API and PostgreSQL: `billing serve` talks to the database through
-a TCP relay that can blackhole, delay, reset and refuse (reliability/relay.py).
+a TCP relay that can blackhole, delay, reset and refuse (support/relay.py).
 
 Every request must answer within its bound (BILLING_WRITE_TIMEOUT, BILLING_READ_TIMEOUT) with
 a typed outcome, never hang and never answer 500; once the network heals, the service recovers
@@ -31,9 +31,9 @@ from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.domain import tokens
 from billing.domain.audit import audit
-from conftest import PgServer
-from reliability.relay import RelayControl, relay_to
-from test_cli import Served, serving
+from support.postgres import PgServer
+from support.relay import RelayControl, relay_to
+from support.serve import Served, serving
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ documented headers; and every request the description calls invalid must be refu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
@@ -31,10 +30,8 @@ from schemathesis.checks import (
 )
 
 from billing.config import Settings
-from billing.db.embedded import ensure_database
-from conftest import PgServer, drop_database
-
-from .live_server import LiveServer, live_server
+from support.live_server import LiveServer, live_server
+from support.postgres import PgServer, copy_of
 
 pytestmark = pytest.mark.slow
 
@@ -62,10 +59,8 @@ ID_FIELDS = ("walletId", "walletFromId", "walletToId")
 
 @pytest.fixture(scope="module")
 async def fuzz_database(pg_server: PgServer, template_db: str) -> AsyncIterator[str]:
-    name = f"billing_rest_fuzz_{uuid.uuid4().hex[:12]}"
-    await ensure_database(pg_server.admin_url, name, template=template_db)
-    yield name
-    await drop_database(pg_server, name)
+    async with copy_of(pg_server, template_db, "billing_rest_fuzz") as name:
+        yield name
 
 
 def seed(base: str, token: str) -> None:

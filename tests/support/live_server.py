@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from billing.app import create_app
 from billing.config import Settings
 from billing.supervisor import listening_sockets
-from conftest import new_token
+from support.api import new_token
 
 T = TypeVar("T")
 
