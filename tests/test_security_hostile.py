@@ -184,6 +184,26 @@ def test_only_the_documented_endpoints_are_exposed(app: Starlette) -> None:
     assert paths == sorted(["/graphql", *operations, *rest, *graphiql])
 
 
+async def test_a_failing_field_does_not_break_another_waiting_for_the_same_object(
+    api: Api,
+) -> None:
+    # given: one client, asked for twice in one document
+    _, wallet = await api.create_client("asked-twice")
+    document = (
+        "query($w: ID!) {"
+        " a: wallet(id: $w) { client { login } operations(first: -1) { edges { cursor } } }"
+        " b: wallet(id: $w) { client { login } } }"
+    )
+    for _ in range(10):
+        # when: a's operations fail, which cancels a's client while b waits for that client too
+        response = await api.post(document, {"w": wallet})
+        # then: a is null with its error, b is answered in full
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["data"] == {"a": None, "b": {"client": {"login": "asked-twice"}}}
+        assert [e["path"] for e in body["errors"]] == [["a", "operations"]]
+
+
 async def test_request_errors_are_json(api: Api) -> None:
     response = await api.http.post(
         "/graphql", content=b'{"query": ', headers={"content-type": "application/json"}

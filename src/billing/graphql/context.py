@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
@@ -74,27 +74,41 @@ class Reader:
 Fetch = Callable[[AsyncConnection, Sequence[K], int | None], Awaitable[Mapping[K, V]]]
 
 
-def _loader(
-    reader: Reader, fetch: Fetch[K, V], owner: int | None, missing: Callable[[], V]
-) -> DataLoader[K, V]:
-    async def load(keys: list[K]) -> list[V]:
-        found = await reader.run(lambda conn: fetch(conn, keys, owner))
-        return [found.get(k, missing()) for k in keys]
+class Loader(Generic[K, V]):
+    """A DataLoader whose answers survive the cancellation of any one field awaiting them.
 
-    return DataLoader(load_fn=load)
+    When a field fails, graphql-core cancels its sibling fields still running. A load is cached
+    by key and shared by every field asking for that key; cancelling one of them must not
+    cancel the load the others wait for (they would fail with CancelledError).
+    """
+
+    def __init__(
+        self, reader: Reader, fetch: Fetch[K, V], owner: int | None, missing: Callable[[], V]
+    ) -> None:
+        async def load(keys: list[K]) -> list[V]:
+            found = await reader.run(lambda conn: fetch(conn, keys, owner))
+            return [found.get(k, missing()) for k in keys]
+
+        self._loader = DataLoader(load_fn=load)
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(self._loader.load(key))
+
+    def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]:
+        return asyncio.shield(self._loader.load_many(keys))
 
 
 class Loaders:
     """Batched reads of what the caller may see (``owner``: a client token's client)."""
 
     def __init__(self, reader: Reader, owner: int | None) -> None:
-        self.client: DataLoader[int, ClientRecord | None] = _loader(
+        self.client: Loader[int, ClientRecord | None] = Loader(
             reader, reads.clients_by_id, owner, lambda: None
         )
-        self.wallet: DataLoader[int, WalletRecord | None] = _loader(
+        self.wallet: Loader[int, WalletRecord | None] = Loader(
             reader, reads.wallets_by_id, owner, lambda: None
         )
-        self.wallets_of_client: DataLoader[int, list[WalletRecord]] = _loader(
+        self.wallets_of_client: Loader[int, list[WalletRecord]] = Loader(
             reader, reads.wallets_by_client, owner, list
         )
 
