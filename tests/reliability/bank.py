@@ -21,8 +21,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +52,7 @@ from billing.domain.audit import audit
 if not __package__:  # run as a script: python tests/reliability/bank.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.relay import RelayControl, relay_to
+from support.serve import free_port, interrupt
 
 # Its own document: it reads `replayed` and `transactionNumber` to count replays and check
 # the ledger.
@@ -133,13 +132,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not (self.problems or self.wrong_reads or self.http_500 or self.unresolved)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Postgres:
@@ -240,12 +232,7 @@ def service(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[byte
             time.sleep(0.2)
         yield base, proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
 
 
 class Bank:

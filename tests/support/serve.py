@@ -81,15 +81,20 @@ def serving(data_dir: Path, *args: str, **env: str) -> Iterator[Served]:
             time.sleep(0.2)
         yield served
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
         reader.join(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def interrupt(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process as Ctrl-C would (SIGINT), killing it if it has not ended in 30 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def gql(

@@ -71,26 +71,6 @@ class Counters:
     unavailable: int = 0
 
 
-class Cutoff:
-    """Ends a connection at a deadline: its socket is closed at once, without the goodbye that a
-    network that stopped answering would make wait. The statement in flight then fails at once,
-    and the pool discards the connection instead of taking it back."""
-
-    def __init__(self, conn: AsyncConnection, deadline: float) -> None:
-        self.fired = False
-        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        assert driver is not None, "a connection taken from the pool has its driver's"
-        self._driver = driver
-        self._timer = asyncio.get_running_loop().call_at(deadline, self._fire)
-
-    def _fire(self) -> None:
-        self.fired = True
-        self._driver.terminate()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
 @dataclass
 class Database:
     """Every database call on the request path, each bounded in time.
@@ -99,7 +79,7 @@ class Database:
     connection, the gate, the statement, the commit, and its retries); a read gets
     ``read_timeout`` from its start. A write's time counts from the arrival of its request
     (``request_arrived``): a request that waited for the event loop has had that time. At the
-    deadline the connection in use is cut off (see ``Cutoff``), so a database that stops
+    deadline the connection in use is cut off (see ``connection``), so a database that stops
     answering costs a request its bound, never more.
     """
 
@@ -130,19 +110,22 @@ class Database:
         return cls(engine, policy, read_timeout=settings.read_timeout, on_retry=on_retry)
 
     @asynccontextmanager
-    async def connection(self, deadline: float) -> AsyncIterator[tuple[AsyncConnection, Cutoff]]:
-        """A pooled connection taken before ``deadline`` (the event loop's clock) and cut off
-        at it. Running out of time while taking it raises TimeoutError."""
+    async def connection(self, deadline: float) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection taken before ``deadline`` (the event loop's clock; running out
+        of time while taking it raises TimeoutError), and cut off at it: its socket is closed at
+        once, without the goodbye that a network that stopped answering would make wait. The
+        statement in flight then fails at once, and the pool discards the connection instead of
+        taking it back."""
         async with asyncio.timeout_at(deadline):
             conn = await self.engine.connect().start()
+        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        assert driver is not None, "a pooled connection has its asyncpg connection"
+        cutoff = asyncio.get_running_loop().call_at(deadline, driver.terminate)
         try:
-            cutoff = Cutoff(conn, deadline)
-            try:
-                yield conn, cutoff
-            finally:
-                cutoff.cancel()
+            yield conn
         finally:
             await conn.close()
+            cutoff.cancel()
 
     async def write(
         self,
@@ -188,7 +171,7 @@ class Database:
             committing = False
             gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
             try:
-                async with self.connection(deadline) as (conn, _):
+                async with self.connection(deadline) as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                     async with advisory_locks(conn, gated):
                         if one:
@@ -236,7 +219,7 @@ class Database:
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + self.read_timeout
         try:
-            async with self.connection(deadline) as (conn, _):
+            async with self.connection(deadline) as conn:
                 await conn.execution_options(
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
@@ -250,7 +233,7 @@ class Database:
         block sees one snapshot, so no BEGIN and COMMIT round trips are needed."""
 
         async def once(deadline: float) -> T:
-            async with self.connection(deadline) as (conn, _):
+            async with self.connection(deadline) as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return await query(conn)
 
