@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from starlette.applications import Starlette
 
 from billing.config import Settings
+from billing.db.database import Database
+from billing.db.engine import create_engine
 from billing.db.gate import HotWallets
 from support.api import Api, custom_api
 from support.contention import resupply_past_a_competing_update
@@ -256,3 +259,31 @@ def test_a_hot_wallet_stays_hot_while_writers_queue_for_it_and_cools_down_after(
     assert hot.is_hot(1, now=15.0)
     assert not hot.is_hot(2, now=8.0)
     assert not hot.is_hot(1, now=18.5)
+
+
+async def test_connections_go_to_waiting_requests_first_come_first_served(
+    pg_server: PgServer, database: str
+) -> None:
+    # given: one connection to share, in use, and three requests waiting for it in turn
+    db = Database(create_engine(Settings(pool_size=1), pg_server.url(database)))
+    order: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    async def use(name: str) -> None:
+        async with db.connection(loop.time() + 10) as conn:
+            order.append(name)
+            await conn.execute(text("SELECT 1"))
+
+    try:
+        async with db.connection(loop.time() + 10):
+            waiting = []
+            for name in ("first", "second", "third"):
+                waiting.append(asyncio.create_task(use(name)))
+                await asyncio.sleep(0.01)  # each is waiting before the next asks
+            # when: it is given back, and a newcomer asks at that very moment
+            newcomer = asyncio.create_task(use("newcomer"))
+        await asyncio.gather(*waiting, newcomer)
+    finally:
+        await db.engine.dispose()
+    # then: the waiting requests got it in the order they asked, the newcomer last
+    assert order == ["first", "second", "third", "newcomer"]

@@ -23,9 +23,17 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from billing.config import Settings
-from billing.db.faults import Fault, classify, read_failure, sqlstate_of, unreachable
+from billing.db.faults import (
+    Fault,
+    NoFreeConnection,
+    classify,
+    read_failure,
+    sqlstate_of,
+    unreachable,
+)
 from billing.db.gate import HotWallets, KeyedLocks, advisory_locks
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
@@ -86,12 +94,25 @@ class Database:
     engine: AsyncEngine
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     read_timeout: float = 5.0
+    # How many connections requests may hold at once (the pool's size and overflow; None: the
+    # pool's size), and how long one waits for a free one before the service counts as busy.
+    connections: int | None = None
+    pool_timeout: float = 5.0
     counters: Counters = field(default_factory=Counters)
     wallet_queue: KeyedLocks = field(default_factory=KeyedLocks)
     hot: HotWallets = field(default_factory=HotWallets)
     # Called before a transaction runs again, with the SQLSTATE of the fault (None: the
     # connection broke). The app counts retries in its metrics and request logs here.
     on_retry: Callable[[str | None], None] = _no_hook
+    _free: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Requests wait for a connection here, first come first served, not in the pool: there a
+        # connection given back goes to whichever request asks next, and under load a waiting
+        # request could lose every time (seconds of wait, while the pool turned over in ms).
+        pool = self.engine.sync_engine.pool
+        size = pool.size() if isinstance(pool, QueuePool) else 1
+        self._free = asyncio.Semaphore(self.connections or size)
 
     @classmethod
     def configured(
@@ -107,25 +128,44 @@ class Database:
             max_delay=settings.retry_max_delay,
             deadline=settings.write_timeout,
         )
-        return cls(engine, policy, read_timeout=settings.read_timeout, on_retry=on_retry)
+        return cls(
+            engine,
+            policy,
+            read_timeout=settings.read_timeout,
+            connections=settings.pool_size + settings.pool_max_overflow,
+            pool_timeout=settings.pool_timeout,
+            on_retry=on_retry,
+        )
 
     @asynccontextmanager
     async def connection(self, deadline: float) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection taken before ``deadline`` (the event loop's clock; running out
-        of time while taking it raises TimeoutError), and cut off at it: its socket is closed at
-        once, without the goodbye that a network that stopped answering would make wait. The
-        statement in flight then fails at once, and the pool discards the connection instead of
-        taking it back."""
-        async with asyncio.timeout_at(deadline):
-            conn = await self.engine.connect().start()
-        driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        assert driver is not None, "a pooled connection has its asyncpg connection"
-        cutoff = asyncio.get_running_loop().call_at(deadline, driver.terminate)
+        """A pooled connection, and the end of its use at ``deadline`` (the event loop's clock).
+
+        Waiting for a free one ends after ``pool_timeout`` (NoFreeConnection: the service is
+        busy); taking it (or connecting) ends at the deadline (TimeoutError). At the deadline the
+        connection is cut off: its socket is closed at once, without the goodbye that a network
+        that stopped answering would make wait. The statement in flight then fails at once, and
+        the pool discards the connection instead of taking it back.
+        """
+        loop = asyncio.get_running_loop()
         try:
-            yield conn
+            async with asyncio.timeout_at(min(deadline, loop.time() + self.pool_timeout)):
+                await self._free.acquire()
+        except TimeoutError:
+            raise NoFreeConnection() from None
+        try:
+            async with asyncio.timeout_at(deadline):
+                conn = await self.engine.connect().start()
+            driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+            assert driver is not None, "a pooled connection has its asyncpg connection"
+            cutoff = loop.call_at(deadline, driver.terminate)
+            try:
+                yield conn
+            finally:
+                await conn.close()
+                cutoff.cancel()
         finally:
-            await conn.close()
-            cutoff.cancel()
+            self._free.release()
 
     async def write(
         self,

@@ -21,6 +21,10 @@ UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53300", "4000
 BUSY_SQLSTATES = frozenset({"57014", "55P03"})
 
 
+class NoFreeConnection(Exception):
+    """Every connection a process may use was in use for longer than it may wait."""
+
+
 class Fault(enum.Enum):
     RETRY = "retry"  # the server aborted the transaction: run it again
     UNAVAILABLE = "unavailable"  # the database could not be reached or the connection broke
@@ -50,7 +54,7 @@ def classify(exc: BaseException) -> Fault | None:  # noqa: PLR0911 - one exit pe
         return Fault.UNAVAILABLE
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return Fault.UNAVAILABLE
-    if isinstance(exc, sa_exc.TimeoutError):
+    if isinstance(exc, NoFreeConnection | sa_exc.TimeoutError):
         return Fault.BUSY  # no pooled connection in time: the process is saturated
     if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError):
         return Fault.UNAVAILABLE  # refused, reset, connect timeout, connection gone
