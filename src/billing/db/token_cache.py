@@ -48,7 +48,6 @@ class TokenCache(Generic[V]):
     ) -> None:
         self.dsn = dsn
         self.settings = settings
-        self.connect_timeout = settings.connect_timeout
         self.ttl = ttl
         self.size = size
         self.health_interval = health_interval
@@ -105,7 +104,9 @@ class TokenCache(Generic[V]):
         """Listen on one connection until it is lost; the cache is on only meanwhile."""
         lost = asyncio.Event()
         conn = await asyncpg.connect(
-            self.dsn, timeout=self.connect_timeout, server_settings=server_settings(self.settings)
+            self.dsn,
+            timeout=self.settings.connect_timeout,
+            server_settings=server_settings(self.settings),
         )
         try:
             drop_dead_peers(conn, self.settings.tcp_timeout)
@@ -117,7 +118,7 @@ class TokenCache(Generic[V]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self.health_interval)
                 if not lost.is_set():  # a connection can also die without a word
-                    await asyncio.wait_for(conn.execute("SELECT 1"), self.connect_timeout)
+                    await asyncio.wait_for(conn.execute("SELECT 1"), self.settings.connect_timeout)
         finally:
             self.listening = False
             self.clear()

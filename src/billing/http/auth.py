@@ -33,13 +33,12 @@ async def authenticate(request: HTTPConnection, error: ErrorResponder) -> Actor 
             **{"WWW-Authenticate": "Bearer"},
         )
     state = request.app.state
-    if not state.schema_ready.is_set():  # the database has not answered since startup
-        unavailable = ServiceUnavailable()
-        return error(503, unavailable.code, unavailable.message, **{"Retry-After": "1"})
     try:
+        if not state.schema_ready.is_set():  # the database has not answered since startup
+            raise ServiceUnavailable()
         actor = await tokens.authenticate(state.db, secret, state.token_cache)
     except ServiceUnavailable as exc:
-        return error(503, ServiceUnavailable.code, exc.message, **{"Retry-After": "1"})
+        return error(503, exc.code, exc.message, **{"Retry-After": "1"})
     if actor is None:
         return error(
             401,
