@@ -430,6 +430,7 @@ async def recorded(
         leg_amounts=amounts,
         leg_references=[r.leg_reference for r in legs],
         hold=hold,
+        expires_at=None if hold is None else hold.expires_at,
         refund_of=head.refund_of,
         remaining=head.original_refundable,
         replayed=True,
