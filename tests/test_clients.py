@@ -386,7 +386,9 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
 
         # when: a dry run of a hold of 30.00, then the hold itself, sent twice with one key (with
         # an explicit expiresAt: the server's default one differs between the two requests)
-        trial = (await api.hold_transfer(payer, payee, Decimal("30.00"), dry_run=True)).hold_transfer
+        trial = (
+            await api.hold_transfer(payer, payee, Decimal("30.00"), dry_run=True)
+        ).hold_transfer
         key = str(uuid.uuid4())
         expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 

@@ -8,9 +8,9 @@ for optional variables; those pass through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Mapping
 from typing import TypeVar
 from uuid import UUID
 
