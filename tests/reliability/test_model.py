@@ -76,6 +76,7 @@ OPERATORS = ("operator", "operator2")
 CURRENCIES = {"USD": 2, "EUR": 2, "JPY": 0, "KWD": 3}
 DEFAULT_CURRENCY = "USD"
 UNKNOWN_CURRENCIES = ["QQQ", "usd", "US", ""]
+CURRENCY_CODE = re.compile(r"[A-Z][A-Z0-9_]{2,11}")
 MAX_SPLIT_LEGS = 100
 
 
@@ -411,7 +412,7 @@ ERRORS = """
     ... on InsufficientFunds { walletId balance available requested }
     ... on BalanceLimitExceeded { walletId limit }
     ... on HoldNotFound { holdId }
-    ... on HoldNotPending { holdId status }
+    ... on HoldNotPending { holdId holdStatus }
     ... on HoldExpired { holdId }
     ... on TransactionNotFound { transactionNumber }
     ... on RefundExceedsRemaining { transactionNumber remaining requested }
@@ -507,7 +508,7 @@ mutation Call($input: {input_type}!) {{
 
 
 HOLD_FIELDS = """
-  id status amount capturedAmount currency walletFromId walletToId reference metadata
+  id status amount capturedAmount currency walletFromId walletToId reference metadata expiresAt
   transactions { number kind }
 """
 MONEY_WALLET = "{ id balance }"
@@ -554,7 +555,7 @@ HOLD = mutation(
     "holdTransfer",
     "HoldTransferInput",
     f"... on HoldTransferSuccess {{ hold {{ {HOLD_FIELDS} }} walletFrom {HELD_WALLET}"
-    " amount expiresAt dryRun replayed }",
+    " amount transactionNumber dryRun replayed }",
 )
 CAPTURE = mutation(
     "captureHold",
@@ -565,14 +566,15 @@ CAPTURE = mutation(
 VOID = mutation(
     "voidHold",
     "VoidHoldInput",
-    f"... on VoidHoldSuccess {{ hold {{ {HOLD_FIELDS} }} walletFrom {HELD_WALLET}"
-    " dryRun replayed }",
+    f"... on VoidHoldSuccess {{ hold {{ {HOLD_FIELDS} }} amount transactionNumber"
+    f" walletFrom {HELD_WALLET} dryRun replayed }}",
 )
 REFUND = mutation(
     "refund",
     "RefundInput",
     "... on RefundSuccess { transactionNumber refundOf amount remaining"
-    f" walletFrom {MONEY_WALLET} dryRun replayed }}",
+    f" wallet {MONEY_WALLET} debited {{ walletToId amount reference walletTo {MONEY_WALLET} }}"
+    " reference metadata dryRun replayed }",
 )
 
 WALLET = """
@@ -789,6 +791,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.highest_client = 0
         self.highest_hold = 0
         self.sent: list[Sent] = []
+        self.transactions_without_legs: set[str] = set()  # HOLD and VOID
 
     async def truncate_holds(self) -> None:
         async with self.server.app.state.db.engine.begin() as conn:
@@ -900,6 +903,9 @@ class LedgerMachine(RuleBasedStateMachine):
         if remembered.fingerprint != fingerprint:
             return key_reused(key.wire)
         result = {**remembered.result, "replayed": True}
+        if remembered.sent.kind == "refund":  # what remains refundable now
+            original = self.transactions[result["refundOf"]]
+            result["remaining"] = money(original.refundable, CURRENCIES[original.currency])
         if remembered.hold is not None:
             # The hold as it is now; a hold's own transactions move no balance, so its
             # replay shows the paying wallet as it is now too.
@@ -960,18 +966,23 @@ class LedgerMachine(RuleBasedStateMachine):
             "available": wallet.money(balance - held),
         }
 
-    def shown_hold(self, hold: Hold, status: str | None = None) -> dict[str, Any]:
+    def shown_hold(
+        self, hold: Hold, status: str | None = None, captured: Decimal | None = None
+    ) -> dict[str, Any]:
+        """A hold as the model has it (or, for a dry run, as it would be resolved)."""
         exponent = CURRENCIES[hold.currency]
+        captured = captured if captured is not None else hold.captured
         return {
             "id": str(hold.id),
             "status": status or hold.shown_status,
             "amount": money(hold.amount, exponent),
-            "capturedAmount": None if hold.captured is None else money(hold.captured, exponent),
+            "capturedAmount": None if captured is None else money(captured, exponent),
             "currency": hold.currency,
             "walletFromId": str(hold.payer),
             "walletToId": str(hold.payee),
             "reference": hold.reference,
             "metadata": hold.metadata,
+            "expiresAt": hold.expires_at,
             "transactions": [{"number": n, "kind": k} for n, k in hold.transactions],
         }
 
@@ -1097,7 +1108,7 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = invalid("login")
         elif not name.valid:
             expected = invalid("name")
-        elif currency is not None and currency not in CURRENCIES:
+        elif currency is not None and not CURRENCY_CODE.fullmatch(currency):
             expected = invalid("currency")
         elif not key.valid:
             expected = invalid("idempotencyKey")
@@ -1105,6 +1116,8 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = found
         elif login.lower() in {c.login.lower() for c in self.clients.values()}:
             expected = failure("LoginTaken", "LOGIN_TAKEN", login=login)
+        elif currency is not None and currency not in CURRENCIES:
+            expected = invalid("currency")  # well formed, but no such currency
         else:
             expected = None
         payload = {"login": login, "name": name.text, "idempotencyKey": key.wire}
@@ -1141,21 +1154,26 @@ class LedgerMachine(RuleBasedStateMachine):
         fingerprint: tuple[object, ...] = ("createWallet", client.value, currency)
         owner = None if client.value is None else self.clients.get(client.value)
         expected: dict[str, Any] | None
+        missing = failure(
+            "ClientNotFound",
+            "CLIENT_NOT_FOUND",
+            clientId=str(client.value),
+            message=f"Client {client.value} does not exist.",
+        )
         if client.value is None:
             expected = invalid("clientId")
-        elif currency not in CURRENCIES:
+        elif not CURRENCY_CODE.fullmatch(currency):
             expected = invalid("currency")
+        elif not caller.may_see(client.value):  # another client, for a client token
+            expected = missing
         elif not key.valid:
             expected = invalid("idempotencyKey")
         elif found := self.replay_or_reused(caller, key, fingerprint):
             expected = found
-        elif owner is None or not caller.may_see(owner.id):
-            expected = failure(
-                "ClientNotFound",
-                "CLIENT_NOT_FOUND",
-                clientId=str(client.value),
-                message=f"Client {client.value} does not exist.",
-            )
+        elif owner is None:
+            expected = missing
+        elif currency not in CURRENCIES:
+            expected = invalid("currency")  # well formed, but no such currency
         else:
             expected = None
         payload = {"clientId": client.wire, "currency": currency, "idempotencyKey": key.wire}
@@ -1499,7 +1517,14 @@ class LedgerMachine(RuleBasedStateMachine):
             reference.stored,
             metadata.stored,
             [
-                (payer, "TRANSFER_OUT", -total, None, reference.stored),
+                # (the one wallet on the other side, if there is only one)
+                (
+                    payer,
+                    "TRANSFER_OUT",
+                    -total,
+                    payees[0].id if len(payees) == 1 else None,
+                    reference.stored,
+                ),
                 *(
                     (w, "TRANSFER_IN", v, payer.id, r.stored or reference.stored)
                     for w, v, (_, _, r) in zip(payees, values, legs, strict=True)
@@ -1511,7 +1536,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remember(caller, key, fingerprint, result)
         return result
 
-    def hold(
+    def hold(  # noqa: PLR0912 - one branch per outcome; the whole input
         self,
         ref: CallerRef,
         source: WalletId,
@@ -1524,7 +1549,7 @@ class LedgerMachine(RuleBasedStateMachine):
         dry_run: bool = False,
     ) -> dict[str, Any]:
         """Reserve money on one wallet for another (expires: None for the default week, or an
-        explicit instant, possibly in the past: refused)."""
+        explicit instant, possibly in the past: refused once the wallets are found)."""
         caller = self.caller(ref)
         past = expires is not None and datetime.fromisoformat(expires) <= datetime.now(UTC)
         expected: dict[str, Any] | None = None
@@ -1534,8 +1559,6 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = invalid("walletToId")
         elif amount.value is None:
             expected = invalid("amount")
-        elif past:
-            expected = invalid("expiresAt")
         else:
             expected = self.extras(reference, metadata, key)
         fingerprint = (
@@ -1551,10 +1574,15 @@ class LedgerMachine(RuleBasedStateMachine):
             assert source.value is not None
             assert target.value is not None
             assert amount.value is not None
-            expected = self.replay_or_reused(caller, key, fingerprint, dry_run) or self.refusal(
+            expected = self.replay_or_reused(caller, key, fingerprint, dry_run)
+            refused = self.refusal(
                 caller,
                 [Leg(source.value, Decimal(0), amount.value), Leg(target.value, Decimal(0))],
             )
+            if expected is None and past and refused is not None:
+                expected = refused if refused["__typename"] == "WalletNotFound" else None
+            if expected is None:
+                expected = invalid("expiresAt") if past else refused
         payload = {
             "walletFromId": source.wire,
             "walletToId": target.wire,
@@ -1580,19 +1608,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert target.value is not None
         assert amount.value is not None
         payer = self.wallets[source.value]
-        expires_at = result.get("expiresAt")
-        assert isinstance(expires_at, str), result
-        moment = datetime.fromisoformat(expires_at)
-        if expires is None:  # the default: a week from now
-            assert abs(moment - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=5)
-        else:
-            assert moment == datetime.fromisoformat(expires)
+        number = self.new_transaction_number(result)
         hold = None
         if not dry_run:
             shown = result.get("hold") or {}
-            hold_id = self.new_id(shown.get("id"), self.highest_hold)
+            expires_at = shown.get("expiresAt")
+            assert isinstance(expires_at, str), result
+            moment = datetime.fromisoformat(expires_at)
+            if expires is None:  # the default: a week from now
+                assert abs(moment - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=5)
+            else:
+                assert moment == datetime.fromisoformat(expires)
             hold = Hold(
-                hold_id,
+                self.new_id(shown.get("id"), self.highest_hold),
                 payer.id,
                 target.value,
                 payer.currency,
@@ -1600,23 +1628,23 @@ class LedgerMachine(RuleBasedStateMachine):
                 reference.stored,
                 metadata.stored,
                 expires_at,
+                transactions=[(number, "HOLD")],
             )
-            numbers = [t["number"] for t in shown.get("transactions", [])]
-            assert len(numbers) == 1, shown
-            hold.transactions.append((numbers[0], "HOLD"))
         self.check(
             {
                 "__typename": "HoldTransferSuccess",
                 "hold": None if hold is None else self.shown_hold(hold),
                 "walletFrom": self.held_wallet(payer, hold_delta=amount.value),
                 "amount": payer.money(amount.value),
-                "expiresAt": expires_at,
+                "transactionNumber": number,
                 "dryRun": dry_run,
                 "replayed": False,
             },
             result,
         )
-        if hold is not None:
+        if hold is None:
+            self.never_recorded(number)
+        else:
             self.holds[hold.id] = hold
             self.highest_hold = hold.id
             self.remember(caller, key, fingerprint, result, hold=hold.id)
@@ -1628,7 +1656,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return failure("HoldNotFound", "HOLD_NOT_FOUND", holdId=str(hold_id))
         if hold.status != "PENDING":
             return failure(
-                "HoldNotPending", "HOLD_NOT_PENDING", holdId=str(hold.id), status=hold.status
+                "HoldNotPending", "HOLD_NOT_PENDING", holdId=str(hold.id), holdStatus=hold.status
             )
         if hold.expired:
             return failure("HoldExpired", "HOLD_EXPIRED", holdId=str(hold.id))
@@ -1685,14 +1713,18 @@ class LedgerMachine(RuleBasedStateMachine):
         assert hold is not None
         payer, payee = self.wallets[hold.payer], self.wallets[hold.payee]
         taken = hold.amount if value is None else value
+        number = self.new_transaction_number(result)
         if kind == "voidHold":
+            dry = self.shown_hold(hold, status="VOIDED")
             if not dry_run:
-                self.new_hold_transaction(result, hold, "VOID")
                 hold.status = "VOIDED"
+                hold.transactions.append((number, "VOID"))
             self.check(
                 {
                     "__typename": "VoidHoldSuccess",
-                    "hold": self.shown_hold(hold),
+                    "hold": dry if dry_run else self.shown_hold(hold),
+                    "amount": payer.money(hold.amount),
+                    "transactionNumber": number,
                     # (once voided, the model holds nothing for it any more)
                     "walletFrom": self.held_wallet(
                         payer, hold_delta=-hold.amount if dry_run else Decimal(0)
@@ -1702,17 +1734,20 @@ class LedgerMachine(RuleBasedStateMachine):
                 },
                 result,
             )
-            if not dry_run:
+            if dry_run:
+                self.never_recorded(number)
+            else:
+                self.transactions_without_legs.add(number)
                 self.remember(caller, key, fingerprint, result, hold=hold.id)
             return result
-        number = self.new_transaction_number(result)
+        dry = self.shown_hold(hold, status="CAPTURED", captured=taken)
         if not dry_run:
             hold.status, hold.captured = "CAPTURED", taken
             hold.transactions.append((number, "CAPTURE"))
         self.check(
             {
                 "__typename": "CaptureHoldSuccess",
-                "hold": self.shown_hold(hold),
+                "hold": dry if dry_run else self.shown_hold(hold),
                 "transactionNumber": number,
                 "amount": payer.money(taken),
                 "walletFrom": {"id": str(payer.id), "balance": payer.money(payer.balance - taken)},
@@ -1729,11 +1764,11 @@ class LedgerMachine(RuleBasedStateMachine):
             number,
             "CAPTURE",
             taken,
-            hold.reference,
-            hold.metadata,
+            None,
+            {},
             [
-                (payer, "CAPTURE_OUT", -taken, payee.id, hold.reference),
-                (payee, "CAPTURE_IN", taken, payer.id, hold.reference),
+                (payer, "CAPTURE_OUT", -taken, payee.id, None),
+                (payee, "CAPTURE_IN", taken, payer.id, None),
             ],
             payer=payer.id,
             received=[(payee.id, taken)],
@@ -1742,19 +1777,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remember(caller, key, fingerprint, result, hold=hold.id)
         return result
 
-    def new_hold_transaction(self, result: dict[str, Any], hold: Hold, kind: str) -> str:
-        """The transaction a hold's resolution added to it (one that moves no balance)."""
-        shown = result.get("hold") or {}
-        listed = [(t["number"], t["kind"]) for t in shown.get("transactions", [])]
-        assert listed[: len(hold.transactions)] == hold.transactions, shown
-        added = listed[len(hold.transactions) :]
-        assert len(added) == 1, shown
-        assert added[0][1] == kind, shown
-        hold.transactions.append(added[0])
-        number: str = added[0][0]
-        return number
-
-    def refund(  # noqa: PLR0912 - one branch per outcome; the whole input
+    def refund(
         self,
         ref: CallerRef,
         number: str,
@@ -1786,37 +1809,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if expected is None:
             expected = self.replay_or_reused(caller, key, fingerprint, dry_run)
         if expected is None:
-            # A client may refund only what its own wallets received; anything else is missing.
-            if original is None or (
-                caller.client_id is not None
-                and not any(
-                    self.wallets[w].client_id == caller.client_id for w, _ in original.received
-                )
-            ):
-                expected = failure(
-                    "TransactionNotFound",
-                    "TRANSACTION_NOT_FOUND",
-                    transactionNumber=number,
-                    message=f"Transaction {number} does not exist.",
-                )
-            elif original.kind not in REFUNDABLE:
-                expected = invalid("transactionNumber")
-            else:
-                payer = self.wallets[original.payer or 0]
-                remaining = original.refundable
-                requested = remaining if value is None else value
-                if requested > remaining or requested == 0:
-                    expected = failure(
-                        "RefundExceedsRemaining",
-                        "REFUND_EXCEEDS_REMAINING",
-                        transactionNumber=number,
-                        remaining=payer.money(remaining),
-                        requested=payer.money(requested),
-                    )
-                else:
-                    takes = self.refund_takes(original, requested)
-                    plan = [Leg(w, -v) for w, v in takes] + [Leg(payer.id, requested)]
-                    expected = self.refusal(caller, plan)
+            expected, takes, requested = self.refund_refusal(caller, original, number, value)
         payload: dict[str, Any] = {
             "transactionNumber": number,
             "reference": reference.wire,
@@ -1842,13 +1835,29 @@ class LedgerMachine(RuleBasedStateMachine):
                 "transactionNumber": refund_number,
                 "refundOf": number,
                 "amount": payer.money(requested),
-                "remaining": payer.money(original.refundable - requested),
-                "walletFrom": {
-                    "id": str(payer.id),
-                    "balance": payer.money(payer.balance + requested),
-                }
+                "remaining": payer.money(
+                    sum((r - f for _, r, f in self.refund_sources(caller, original)), Decimal(0))
+                    - requested
+                ),
+                "wallet": {"id": str(payer.id), "balance": payer.money(payer.balance + requested)}
                 if caller.may_see(payer.client_id)
                 else None,
+                "debited": [
+                    {
+                        "walletToId": str(w),
+                        "amount": payer.money(v),
+                        "reference": None,
+                        "walletTo": {
+                            "id": str(w),
+                            "balance": payer.money(self.wallets[w].balance - v),
+                        }
+                        if caller.may_see(self.wallets[w].client_id)
+                        else None,
+                    }
+                    for w, v in takes
+                ],
+                "reference": reference.stored,
+                "metadata": metadata.stored if metadata.refused is None else None,
                 "dryRun": dry_run,
                 "replayed": False,
             },
@@ -1880,15 +1889,66 @@ class LedgerMachine(RuleBasedStateMachine):
         self.remember(caller, key, fingerprint, result)
         return result
 
+    def refund_refusal(
+        self, caller: Caller, original: Transaction | None, number: str, value: Decimal | None
+    ) -> tuple[dict[str, Any] | None, list[tuple[int, Decimal]], Decimal]:
+        """Why a refund is refused (after its input and key were checked), or what it takes
+        from each wallet, and how much in all."""
+        missing = failure(
+            "TransactionNotFound",
+            "TRANSACTION_NOT_FOUND",
+            transactionNumber=number,
+            message=f"Transaction {number} does not exist.",
+        )
+        if original is None:
+            return missing, [], Decimal(0)
+        if original.kind not in REFUNDABLE:
+            return invalid("transactionNumber"), [], Decimal(0)
+        # A client refunds only from its own receiving wallets; none: the payment is missing.
+        legs = self.refund_sources(caller, original)
+        if not legs:
+            return missing, [], Decimal(0)
+        payer = self.wallets[original.payer or 0]
+        remaining = sum((received - refunded for _, received, refunded in legs), Decimal(0))
+        requested = remaining if value is None else value
+        if requested <= 0 or requested > remaining:
+            shown = payer.money(requested) if fits(requested, payer.exponent) else f"{requested:f}"
+            return (
+                failure(
+                    "RefundExceedsRemaining",
+                    "REFUND_EXCEEDS_REMAINING",
+                    transactionNumber=number,
+                    remaining=payer.money(remaining),
+                    requested=shown,
+                ),
+                [],
+                requested,
+            )
+        takes = self.refund_takes(legs, requested)
+        plan = [Leg(payer.id, requested)] + [Leg(w, -v) for w, v in takes]
+        return self.refusal(caller, plan), takes, requested
+
+    def refund_sources(
+        self, caller: Caller, original: Transaction
+    ) -> list[tuple[int, Decimal, Decimal]]:
+        """The receiving legs a caller may refund from: (wallet, received, refunded)."""
+        return [
+            (wallet_id, received, refunded)
+            for (wallet_id, received), refunded in zip(
+                original.received, original.refunded, strict=True
+            )
+            if caller.may_see(self.wallets[wallet_id].client_id)
+        ]
+
     @staticmethod
-    def refund_takes(original: Transaction, requested: Decimal) -> list[tuple[int, Decimal]]:
+    def refund_takes(
+        legs: list[tuple[int, Decimal, Decimal]], requested: Decimal
+    ) -> list[tuple[int, Decimal]]:
         """What a refund takes back from each receiving wallet: the legs in order, each up to
         what remains of it."""
         takes = []
         left = requested
-        for (wallet_id, received), refunded in zip(
-            original.received, original.refunded, strict=True
-        ):
+        for wallet_id, received, refunded in legs:
             take = min(left, received - refunded)
             if take > 0:
                 takes.append((wallet_id, take))
@@ -2427,6 +2487,10 @@ class LedgerMachine(RuleBasedStateMachine):
         hold = pending[index % len(pending)]
         self.server.run(self.move_expiry_into_the_past(hold.id))
         hold.expired = True
+        shown = self.call(self.caller(OPERATOR), HOLD_READ, {"id": str(hold.id)})["hold"]
+        assert datetime.fromisoformat(shown["expiresAt"]) <= datetime.now(UTC)
+        hold.expires_at = shown["expiresAt"]
+        assert shown == self.shown_hold(hold)
 
     @precondition(lambda self: bool(self.transactions))
     @rule(
@@ -2695,7 +2759,7 @@ class LedgerMachine(RuleBasedStateMachine):
             listed = [
                 h
                 for _, h in sorted(self.holds.items(), reverse=True)  # newest first
-                if h.payer == payer.id and status in (None, h.shown_status)
+                if payer.id in (h.payer, h.payee) and status in (None, h.shown_status)
             ]
             expected = {"holds": [{"id": str(h.id), "status": h.shown_status} for h in listed]}
         assert found == {"wallet": expected}
