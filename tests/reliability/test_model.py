@@ -414,8 +414,8 @@ ERRORS = """
     ... on HoldNotFound { holdId }
     ... on HoldNotPending { holdId holdStatus }
     ... on HoldExpired { holdId }
-    ... on TransactionNotFound { transactionNumber }
-    ... on RefundExceedsRemaining { transactionNumber remaining requested }
+    ... on TransactionNotFound { number: transactionNumber }
+    ... on RefundExceedsRemaining { number: transactionNumber remaining requested }
     ... on IdempotencyKeyReused { idempotencyKey }
     ... on PermissionDenied { operation }
 """
@@ -1897,7 +1897,7 @@ class LedgerMachine(RuleBasedStateMachine):
         missing = failure(
             "TransactionNotFound",
             "TRANSACTION_NOT_FOUND",
-            transactionNumber=number,
+            number=number,
             message=f"Transaction {number} does not exist.",
         )
         if original is None:
@@ -1917,7 +1917,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 failure(
                     "RefundExceedsRemaining",
                     "REFUND_EXCEEDS_REMAINING",
-                    transactionNumber=number,
+                    number=number,
                     remaining=payer.money(remaining),
                     requested=shown,
                 ),
