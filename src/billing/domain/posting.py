@@ -104,7 +104,7 @@ WITH
   ),{plan},
   locked AS (
     SELECT id, client_id, currency, exponent, balance, held, held_until FROM wallets
-    WHERE id IN (SELECT wallet_id FROM plan) ORDER BY id FOR UPDATE
+    WHERE id = ANY (ARRAY(SELECT wallet_id FROM plan)) ORDER BY id FOR UPDATE
   ),
   clock AS (SELECT clock_timestamp() AS now, count(*) AS wallets FROM locked),
   checked AS (
@@ -161,7 +161,8 @@ SELECT (SELECT request_hash FROM earlier) AS earlier_hash,
        EXISTS (SELECT FROM allowed) AS allowed, clock.now, {subject},
        c.ord, c.wallet_id, c.found, c.client_id, c.currency, c.exponent, c.delta,
        c.hold_delta, c.exact, c.balance, c.held, c.reference, cl.login, cl.name
-FROM clock LEFT JOIN checked AS c ON true LEFT JOIN clients AS cl ON cl.id = c.client_id
+FROM clock LEFT JOIN checked AS c ON true
+LEFT JOIN LATERAL (SELECT login, name FROM clients WHERE id = c.client_id OFFSET 0) AS cl ON true
 ORDER BY c.wallet_id
 """)
 
