@@ -227,12 +227,16 @@ class Leg:
 
 def given(legs: Sequence[Leg]) -> dict[str, object]:
     """The parameters of ``GIVEN_LEGS``; the first leg is the paying one (ord 0)."""
+    wallets, deltas, hold_deltas, references, expiries = zip(
+        *((leg.wallet_id, leg.delta, leg.hold_delta, leg.reference, leg.expires) for leg in legs),
+        strict=True,
+    )
     return {
-        "wallets": [leg.wallet_id for leg in legs],
-        "deltas": [leg.delta for leg in legs],
-        "hold_deltas": [leg.hold_delta for leg in legs],
-        "references": [leg.reference for leg in legs],
-        "expiries": [leg.expires for leg in legs],
+        "wallets": wallets,
+        "deltas": deltas,
+        "hold_deltas": hold_deltas,
+        "references": references,
+        "expiries": expiries,
         "orders": list(range(len(legs))),
     }
 
@@ -260,12 +264,13 @@ class Moved:
     reference: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     """The statement's answer."""
 
     head: Record  # earlier_hash, earlier_transaction, transaction_id, allowed, now, subject...
     rows: list[Record]  # one per leg, ascending wallet id
+    _moved: list[Moved] | None = None
 
     @property
     def transaction_id(self) -> int | None:
@@ -278,23 +283,25 @@ class Answer:
 
     def moved(self) -> list[Moved]:
         """The legs, by ord (the paying leg first), with their wallets after the posting."""
-        return [
-            Moved(
-                ord=r.ord,
-                wallet=WalletRecord(
-                    id=r.wallet_id,
-                    client_id=r.client_id,
-                    currency=r.currency,
-                    balance=r.balance + r.delta,
-                    held=r.held + r.hold_delta,
-                    owner=ClientRecord(id=r.client_id, login=r.login, name=r.name),
-                ),
-                delta=r.delta,
-                hold_delta=r.hold_delta,
-                reference=r.reference,
-            )
-            for r in sorted(self.rows, key=lambda r: r.ord)
-        ]
+        if self._moved is None:
+            self._moved = [
+                Moved(
+                    ord=r["ord"],
+                    wallet=WalletRecord(
+                        id=r["wallet_id"],
+                        client_id=r["client_id"],
+                        currency=r["currency"],
+                        balance=r["balance"] + r["delta"],
+                        held=r["held"] + r["hold_delta"],
+                        owner=ClientRecord(id=r["client_id"], login=r["login"], name=r["name"]),
+                    ),
+                    delta=r["delta"],
+                    hold_delta=r["hold_delta"],
+                    reference=r["reference"],
+                )
+                for r in sorted(self.rows, key=lambda r: r["ord"])
+            ]
+        return self._moved
 
 
 async def post(
@@ -326,8 +333,7 @@ async def post(
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None, "a pooled connection has its asyncpg connection"
     found: list[Record] = await driver.fetch(posting.sql, *arguments, record_class=Record)
-    head = found[0]
-    return Answer(head=head, rows=[r for r in found if r.wallet_id is not None])
+    return Answer(head=found[0], rows=[r for r in found if r["wallet_id"] is not None])
 
 
 def earlier(posted: Answer, request: Request) -> int | None:
