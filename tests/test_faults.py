@@ -366,6 +366,43 @@ async def test_connection_lost_during_commit_is_reported_as_unknown(
     assert await fault_api.balance(wallet) == "7.00"
 
 
+async def test_a_connection_cut_off_while_the_driver_prepares_is_a_lost_connection(
+    migrated: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: writes bounded at 0.5 s, and a driver that stalls for 1 s while it looks up the
+    # types of a statement it prepares (as when the network stalls just then)
+    settings = Settings(database_url=migrated.url, migrate_on_start=False, write_timeout=0.5)
+    application = create_app(settings)
+    async with (
+        application.router.lifespan_context(application),
+        api_for(application, await new_token(application)) as api,
+    ):
+        _, source = await api.create_client("stalled-a")
+        _, target = await api.create_client("stalled-b")
+        original = asyncpg.Connection._introspect_types
+
+        async def stalled(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(1.0)
+            return await original(self, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "_introspect_types", stalled)
+        # when: a keyed hold, whose key lock is a statement new to the connection
+        data = await api.run(
+            "mutation($i: HoldTransferInput!) { holdTransfer(input: $i) { __typename } }",
+            {
+                "i": {
+                    "walletFromId": source,
+                    "walletToId": target,
+                    "amount": "1.00",
+                    "idempotencyKey": "stalled-1",
+                }
+            },
+        )
+    # then: the deadline cut the connection off mid-prepare, and the caller is told so, typed
+    # (the driver's own error on its closed socket is not an internal error)
+    assert data["holdTransfer"]["__typename"] == "ServiceUnavailable"
+
+
 async def test_rest_connection_lost_during_commit_is_504_outcome_unknown(
     fault_api: Api, migrated: Server
 ) -> None:
