@@ -182,11 +182,11 @@ class CurrencyExists(OperationError):
     """A currency or asset with this code exists already. Nothing changed."""
 
     status = 409
-    currency: str
+    currency_code: str
 
     @property
     def message(self) -> str:
-        return f"The currency {self.currency} exists already."
+        return f"The currency {self.currency_code} exists already."
 
 
 @dataclass(eq=False)
@@ -219,7 +219,7 @@ class HoldNotPending(OperationError):
 
     status = 409
     hold_id: int
-    hold_status: str = detail("The hold's status now: CAPTURED, VOIDED or EXPIRED.")
+    hold_status: str = detail("The hold's status now: CAPTURED or VOIDED.")
 
     @property
     def message(self) -> str:

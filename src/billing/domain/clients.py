@@ -30,12 +30,12 @@ CODE_PATTERN = "[A-Z][A-Z0-9_]{2,11}"
 _CODE = re.compile(CODE_PATTERN)
 
 
-def clean_currency(code: str | None, default: str) -> str:
+def clean_currency(code: str | None, default: str, field: str = "currency") -> str:
     if code is None:
         return default
     if not _CODE.fullmatch(code):
         raise InvalidInput(
-            "currency", "currency must be a code such as USD: 3 to 12 capitals, digits or '_'."
+            field, f"{field} must be a code such as USD: 3 to 12 capitals, digits or '_'."
         )
     return code
 
@@ -201,7 +201,7 @@ async def create_currency(
 ) -> CurrencyRecord:
     """Add an asset of the operator's own (loyalty points, say) with ``exponent`` decimals."""
     actor.require_operator("createCurrency")
-    code = clean_currency(code, code)
+    code = clean_currency(code, code, "code")
     if not 0 <= exponent <= MAX_EXPONENT:
         raise InvalidInput("exponent", f"exponent must be 0 to {MAX_EXPONENT}.")
     name = clean_name(name)

@@ -340,10 +340,13 @@ def _check_resolvable(answer: Answer, hid: int) -> None:
     head = answer.head
     if head.hold_status is None:
         raise HoldNotFound(hid)
+    # Expired, whether a posting on its wallet has marked it so already or not.
+    if head.hold_status == "EXPIRED" or (
+        head.hold_status == "PENDING" and head.hold_expires_at <= head.now
+    ):
+        raise HoldExpired(hid)
     if head.hold_status != "PENDING":
         raise HoldNotPending(hid, head.hold_status)
-    if head.hold_expires_at <= head.now:
-        raise HoldExpired(hid)
 
 
 def _resolved(answer: Answer, hid: int, status: str, captured: Decimal | None) -> HoldRecord:
