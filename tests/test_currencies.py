@@ -249,7 +249,7 @@ async def test_the_balance_limit_holds_per_currency(api: Api, sql: asyncpg.Conne
     jpy = await wallet_in(api, "rich-jpy", "JPY")
     kwd = await wallet_in(api, "rich-kwd", "KWD")
     await sql.execute("UPDATE wallets SET balance = 999999999999999000 WHERE id = $1", int(jpy))
-    await sql.execute("UPDATE wallets SET balance = 999999999999999999 WHERE id = $1", int(kwd))
+    await sql.execute("UPDATE wallets SET balance = 999999999999999999.000 WHERE id = $1", int(kwd))
     # when / then: up to 10^18 minus one minor unit, not a unit more
     over = await resupply(api, jpy, "1000")
     assert (over["__typename"], over["limit"]) == ("BalanceLimitExceeded", "999999999999999999")

@@ -71,8 +71,18 @@ async def holds_of(api: Api, wallet: str, status: str | None) -> list[dict[str, 
 
 
 async def expire(sql: asyncpg.Connection, hold: str) -> None:
-    """Move the hold's expiry to the database's present: every later statement runs after it."""
-    await sql.execute("UPDATE holds SET expires_at = clock_timestamp() WHERE id = $1", int(hold))
+    """Move the hold's expiry to the database's present: every later statement runs after it.
+
+    The wallet's ``held_until`` must stay at most the earliest expiry of its pending holds (how
+    the service knows, without reading the holds, that none has expired), so it moves too, as it
+    would have had the hold been placed with this expiry."""
+    await sql.execute(
+        "WITH h AS (UPDATE holds SET expires_at = clock_timestamp() WHERE id = $1"
+        " RETURNING wallet_from_id, expires_at)"
+        " UPDATE wallets w SET held_until = least(w.held_until, h.expires_at)"
+        " FROM h WHERE w.id = h.wallet_from_id",
+        int(hold),
+    )
 
 
 def iso(moment: datetime) -> str:
