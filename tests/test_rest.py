@@ -470,9 +470,14 @@ async def test_unexpected_errors_are_masked_with_the_request_id(
         (domain.LoginTaken("abc"), 409, {"login": "abc"}),
         (domain.WalletNotFound(7), 404, {"walletId": 7}),
         (
-            domain.InsufficientFunds(7, Decimal("1.00"), Decimal("2.50")),
+            domain.InsufficientFunds(7, Decimal("1.00"), Decimal("2.50"), Decimal("0.50")),
             409,
-            {"walletId": 7, "balance": Decimal("1.00"), "requested": Decimal("2.50")},
+            {
+                "walletId": 7,
+                "balance": Decimal("1.00"),
+                "requested": Decimal("2.50"),
+                "available": Decimal("0.50"),
+            },
         ),
         (
             domain.BalanceLimitExceeded(7, Decimal("9.99")),

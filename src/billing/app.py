@@ -55,12 +55,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         migrating = None
         if settings.migrate_on_start:
             migrating = asyncio.create_task(
-                migrate_when_reachable(engine, app.state.schema_ready), name="migrations"
+                migrate_when_reachable(engine, app.state.schema_ready, settings.default_currency),
+                name="migrations",
             )
         else:
             app.state.schema_ready.set()
         try:
             app.state.db = Database.configured(engine, settings, on_retry=observe_retry)
+            app.state.default_currency = settings.default_currency
             app.state.token_cache = TokenCache[Actor](
                 engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
                 settings,

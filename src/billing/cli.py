@@ -51,7 +51,7 @@ def _with_database(
         engine = create_engine(settings, url)
         try:
             if migrate:
-                await run_alembic(engine)
+                await run_alembic(engine, default_currency=settings.default_currency)
             return await work(Database.configured(engine, settings))
         finally:
             await engine.dispose()
@@ -185,7 +185,9 @@ def migrate(settings: Settings, revision: str) -> int:
     from billing.db.migrate import current_revision, run_alembic
 
     async def work(db: Database) -> str | None:
-        await run_alembic(db.engine, "upgrade", revision)
+        await run_alembic(
+            db.engine, "upgrade", revision, default_currency=settings.default_currency
+        )
         return await db.read_one(current_revision)
 
     version = _with_database(settings, _database_url(settings), work, migrate=False)

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="GraphiQL's files: 'auto' (the installed copy, else a CDN), 'cdn', or a"
         " directory holding them (see web/graphiql).",
     )
+    default_currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="The ISO 4217 currency of wallets created without one, and of the wallets"
+        " that existed before currencies did (set it before that migration runs).",
+    )
     migrate_on_start: bool = True
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = Field(

@@ -135,18 +135,136 @@ class WalletNotFound(OperationError):
 
 @dataclass(eq=False)
 class InsufficientFunds(OperationError):
-    """The paying wallet holds less than the amount. Nothing changed."""
+    """The paying wallet's available balance (its balance less what holds reserve) is less
+    than the amount. Nothing changed."""
 
     status = 409
     wallet_id: int
     balance: Decimal
     requested: Decimal
+    available: Decimal = detail("The balance less what pending holds reserve.")
+
+    @property
+    def message(self) -> str:
+        if self.available == self.balance:
+            return (
+                f"Wallet {self.wallet_id} holds {self.balance:f}, less than the"
+                f" {self.requested:f} requested."
+            )
+        return (
+            f"Wallet {self.wallet_id} has {self.available:f} available (of {self.balance:f};"
+            f" holds reserve the rest), less than the {self.requested:f} requested."
+        )
+
+
+@dataclass(eq=False)
+class CurrencyMismatch(OperationError):
+    """A wallet's currency differs from the paying wallet's; money moves only within one
+    currency. Nothing changed."""
+
+    status = 409
+    wallet_id: int = detail("The first wallet whose currency differs.")
+    currency: str = detail("That wallet's currency.")
+    expected: str = detail("The paying wallet's currency.")
 
     @property
     def message(self) -> str:
         return (
-            f"Wallet {self.wallet_id} holds {self.balance:.2f}, less than the"
-            f" {self.requested:.2f} requested."
+            f"Wallet {self.wallet_id} holds {self.currency}, not {self.expected}; money moves"
+            " only between wallets of one currency."
+        )
+
+
+@dataclass(eq=False)
+class CurrencyExists(OperationError):
+    """A currency or asset with this code exists already. Nothing changed."""
+
+    status = 409
+    currency: str
+
+    @property
+    def message(self) -> str:
+        return f"The currency {self.currency} exists already."
+
+
+@dataclass(eq=False)
+class ClientNotFound(OperationError):
+    """No such client (for a client token: any client but itself). Nothing changed."""
+
+    status = 404
+    client_id: int
+
+    @property
+    def message(self) -> str:
+        return f"Client {self.client_id} does not exist."
+
+
+@dataclass(eq=False)
+class HoldNotFound(OperationError):
+    """No such hold. Nothing changed."""
+
+    status = 404
+    hold_id: int
+
+    @property
+    def message(self) -> str:
+        return f"Hold {self.hold_id} does not exist."
+
+
+@dataclass(eq=False)
+class HoldNotPending(OperationError):
+    """The hold was captured or voided already; a hold resolves once. Nothing changed."""
+
+    status = 409
+    hold_id: int
+    hold_status: str = detail("The hold's status now: CAPTURED, VOIDED or EXPIRED.")
+
+    @property
+    def message(self) -> str:
+        return f"Hold {self.hold_id} is {self.hold_status.lower()}, no longer pending."
+
+
+@dataclass(eq=False)
+class HoldExpired(OperationError):
+    """The hold expired (its expiresAt has passed on the database's clock): it holds nothing
+    any more and can be neither captured nor voided. Nothing changed."""
+
+    status = 409
+    hold_id: int
+
+    @property
+    def message(self) -> str:
+        return f"Hold {self.hold_id} has expired; the money it held is available again."
+
+
+@dataclass(eq=False)
+class TransactionNotFound(OperationError):
+    """No such transaction (for a client token: none that paid one of its wallets). Nothing
+    changed."""
+
+    status = 404
+    transaction_number: str
+
+    @property
+    def message(self) -> str:
+        return f"Transaction {self.transaction_number} does not exist."
+
+
+@dataclass(eq=False)
+class RefundExceedsRemaining(OperationError):
+    """The refund is larger than what remains refundable of the transaction. Nothing
+    changed."""
+
+    status = 409
+    transaction_number: str
+    remaining: Decimal = detail("What may still be refunded.")
+    requested: Decimal = detail("The refund asked for.")
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Only {self.remaining:f} of transaction {self.transaction_number} remains"
+            f" refundable, less than the {self.requested:f} requested."
         )
 
 
@@ -162,12 +280,11 @@ class BalanceLimitExceeded(OperationError):
 
     @property
     def message(self) -> str:
-        above = f"above the maximum balance of {self.limit:.2f}"
+        above = f"above the maximum balance of {self.limit:f}"
         if self.balance is None:
             return f"This operation would take wallet {self.wallet_id} {above}."
         return (
-            f"Wallet {self.wallet_id} holds {self.balance:.2f}; this operation would take it"
-            f" {above}."
+            f"Wallet {self.wallet_id} holds {self.balance:f}; this operation would take it {above}."
         )
 
 

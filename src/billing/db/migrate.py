@@ -47,12 +47,20 @@ async def migration_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnec
             yield conn
 
 
-async def run_alembic(engine: AsyncEngine, action: str = "upgrade", revision: str = "head") -> None:
-    """Upgrade (or downgrade) the schema under the migration lock."""
+async def run_alembic(
+    engine: AsyncEngine,
+    action: str = "upgrade",
+    revision: str = "head",
+    *,
+    default_currency: str = "USD",
+) -> None:
+    """Upgrade (or downgrade) the schema under the migration lock. Wallets made before
+    currencies existed get ``default_currency``."""
 
     def _run(sync_conn: Connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn
+        cfg.attributes["default_currency"] = default_currency
         getattr(command, action)(cfg, revision)
 
     async with migration_connection(engine) as conn:
@@ -73,7 +81,9 @@ async def current_revision(conn: AsyncConnection) -> str | None:
     return rev
 
 
-async def migrate_when_reachable(engine: AsyncEngine, done: asyncio.Event) -> None:
+async def migrate_when_reachable(
+    engine: AsyncEngine, done: asyncio.Event, default_currency: str = "USD"
+) -> None:
     """Apply the migrations as soon as the database answers, then set ``done``.
 
     While the database cannot be reached this tries again, at growing intervals up to 5 s, and
@@ -84,7 +94,7 @@ async def migrate_when_reachable(engine: AsyncEngine, done: asyncio.Event) -> No
     waiting = False
     while True:
         try:
-            await run_alembic(engine)
+            await run_alembic(engine, default_currency=default_currency)
         except Exception as exc:
             if classify(exc) is not Fault.UNAVAILABLE:
                 log.exception("the migrations failed; the service will not become ready")

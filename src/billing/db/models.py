@@ -8,21 +8,34 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
+    false,
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-MONEY = Numeric(20, 2, asdecimal=True)
+# Exact, with the digits of the currency: a wallet's CHECK keeps its balance at its exponent.
+MONEY = Numeric(asdecimal=True)
+
+
+TRANSACTION_KINDS = (
+    "'RESUPPLY', 'WITHDRAWAL', 'TRANSFER', 'SPLIT', 'HOLD', 'CAPTURE', 'VOID', 'REFUND'"
+)
+IDEMPOTENT_OPERATIONS = (
+    "'CREATE_CLIENT', 'CREATE_WALLET', 'RESUPPLY', 'WITHDRAW', 'TRANSFER', 'SPLIT_TRANSFER',"
+    " 'HOLD_TRANSFER', 'CAPTURE_HOLD', 'VOID_HOLD', 'REFUND'"
+)
 
 
 class Base(DeclarativeBase):
@@ -39,13 +52,45 @@ class Client(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Currency(Base):
+    """An ISO 4217 currency or an operator's own asset, with its number of decimals."""
+
+    __tablename__ = "currencies"
+    __table_args__ = (
+        CheckConstraint("code ~ '^[A-Z][A-Z0-9_]{2,11}$'", name="ck_currencies_code_form"),
+        CheckConstraint("exponent BETWEEN 0 AND 8", name="ck_currencies_exponent_range"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    exponent: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str | None] = mapped_column(String(100))
+    custom: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Wallet(Base):
+    """A balance in one currency. ``held`` is the sum of its pending holds (expired ones too,
+    until they are resolved); ``held_until`` is at most the earliest expiry among them."""
+
     __tablename__ = "wallets"
-    __table_args__ = (CheckConstraint("balance >= 0", name="ck_wallets_balance_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="ck_wallets_balance_not_negative"),
+        CheckConstraint(
+            "scale(balance) = exponent AND scale(held) = exponent", name="ck_wallets_exact_digits"
+        ),
+        CheckConstraint("held >= 0", name="ck_wallets_held_not_negative"),
+        CheckConstraint("balance < 1e18", name="ck_wallets_balance_below_limit"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    currency: Mapped[str] = mapped_column(
+        Text, ForeignKey("currencies.code", name="fk_wallets_currency")
+    )
+    exponent: Mapped[int] = mapped_column(SmallInteger)
     balance: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
+    held: Mapped[Decimal] = mapped_column(MONEY)
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -55,15 +100,88 @@ class Transaction(Base):
     __tablename__ = "transactions"
     __table_args__ = (
         CheckConstraint("amount > 0", name="ck_transactions_amount_positive"),
-        CheckConstraint("kind IN ('RESUPPLY', 'TRANSFER')", name="ck_transactions_kind_known"),
+        CheckConstraint(f"kind IN ({TRANSACTION_KINDS})", name="ck_transactions_kind_known"),
+        CheckConstraint(
+            "refunded >= 0 AND refunded <= amount", name="ck_transactions_refunded_within_amount"
+        ),
+        Index("ix_transactions_kind_id", "kind", "id"),
+        Index("ix_transactions_created_at", "created_at"),
+        Index(
+            "ix_transactions_reference", "reference", postgresql_where=text("reference IS NOT NULL")
+        ),
+        Index(
+            "ix_transactions_metadata",
+            "metadata",
+            postgresql_using="gin",
+            postgresql_ops={"metadata": "jsonb_path_ops"},
+            postgresql_where=text("metadata <> '{}'"),
+        ),
+        Index("ix_transactions_parties", "parties", postgresql_using="gin"),
+        Index(
+            "ix_transactions_refund_of", "refund_of", postgresql_where=text("refund_of IS NOT NULL")
+        ),
+        Index("ix_transactions_hold_id", "hold_id", postgresql_where=text("hold_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     number: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     kind: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     reference: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, str]] = mapped_column(
+        "metadata", JSONB, server_default=text("'{}'")
+    )
+    # The clients whose wallets it touches: who may see it.
+    parties: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default=text("'{}'"))
+    # Links checked by the audit, not by foreign keys (see migration 0004).
+    hold_id: Mapped[int | None] = mapped_column(BigInteger)
+    refund_of: Mapped[int | None] = mapped_column(BigInteger)
+    refunded: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Hold(Base):
+    """Money reserved on one wallet for another, until captured, voided or expired."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_holds_amount_positive"),
+        CheckConstraint(
+            "status IN ('PENDING', 'CAPTURED', 'VOIDED', 'EXPIRED')", name="ck_holds_status_known"
+        ),
+        CheckConstraint(
+            "(status = 'CAPTURED') = (captured_amount IS NOT NULL)"
+            " AND (captured_amount > 0 AND captured_amount <= amount)",
+            name="ck_holds_captured_within_amount",
+        ),
+        CheckConstraint(
+            "(status = 'PENDING') = (resolved_at IS NULL)", name="ck_holds_resolved_once"
+        ),
+        CheckConstraint("wallet_from_id <> wallet_to_id", name="ck_holds_two_wallets"),
+        Index(
+            "ix_holds_wallet_from_id_pending",
+            "wallet_from_id",
+            "expires_at",
+            postgresql_where=text("status = 'PENDING'"),
+            postgresql_include=["amount"],
+        ),
+        Index("ix_holds_wallet_from_id_id", "wallet_from_id", "id"),
+        Index("ix_holds_wallet_to_id_id", "wallet_to_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    wallet_from_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
+    wallet_to_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
+    currency: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    captured_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reference: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WalletOperation(Base):
@@ -84,6 +202,7 @@ class WalletOperation(Base):
     wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     balance_after: Mapped[Decimal] = mapped_column(MONEY)
+    reference: Mapped[str | None] = mapped_column(String(255))  # a split leg's own
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -94,11 +213,11 @@ class IdempotencyKey(Base):
     __table_args__ = (
         PrimaryKeyConstraint("caller", "key", name="pk_idempotency_keys"),
         CheckConstraint(
-            "num_nonnulls(transaction_id, client_id) = 1", name="ck_idempotency_keys_one_result"
+            "num_nonnulls(transaction_id, client_id, wallet_id) = 1",
+            name="ck_idempotency_keys_one_result",
         ),
         CheckConstraint(
-            "operation IN ('CREATE_CLIENT', 'RESUPPLY', 'TRANSFER')",
-            name="ck_idempotency_keys_operation_known",
+            f"operation IN ({IDEMPOTENT_OPERATIONS})", name="ck_idempotency_keys_operation_known"
         ),
     )
 
@@ -108,6 +227,7 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)  # see migration 0004
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    wallet_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

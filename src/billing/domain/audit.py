@@ -36,15 +36,23 @@ CHECKS: list[tuple[str, str]] = [
         FROM transactions t
         LEFT JOIN wallet_operations o ON o.transaction_id = t.id
         GROUP BY t.id
-        HAVING (t.kind = 'TRANSFER' AND (count(o.id) <> 2 OR coalesce(sum(o.amount), 0) <> 0
-                                         OR max(o.amount) <> t.amount))
-            OR (t.kind = 'RESUPPLY' AND (count(o.id) <> 1
-                                         OR coalesce(sum(o.amount), 0) <> t.amount))
+        HAVING CASE t.kind
+          WHEN 'RESUPPLY' THEN count(o.id) <> 1 OR coalesce(sum(o.amount), 0) <> t.amount
+          WHEN 'WITHDRAWAL' THEN count(o.id) <> 1 OR coalesce(sum(o.amount), 0) <> -t.amount
+          WHEN 'HOLD' THEN count(o.id) <> 0
+          WHEN 'VOID' THEN count(o.id) <> 0
+          WHEN 'REFUND' THEN count(o.id) < 2 OR coalesce(sum(o.amount), 0) <> 0
+                             OR count(o.id) FILTER (WHERE o.amount > 0) <> 1
+                             OR max(o.amount) <> t.amount
+          ELSE count(o.id) < 2 OR coalesce(sum(o.amount), 0) <> 0
+               OR count(o.id) FILTER (WHERE o.amount < 0) <> 1 OR min(o.amount) <> -t.amount
+               OR (t.kind <> 'SPLIT' AND count(o.id) <> 2)
+        END
         ORDER BY t.id
         """,
     ),
     (
-        "each operation and idempotency key belongs to an existing transaction",
+        "each operation, key, refund and hold transaction links to what exists",
         """
         SELECT format('operation %s of wallet %s: transaction %s does not exist',
                       o.id, o.wallet_id, o.transaction_id)
@@ -56,6 +64,84 @@ CHECKS: list[tuple[str, str]] = [
         FROM idempotency_keys k
         WHERE k.transaction_id IS NOT NULL
           AND NOT EXISTS (SELECT FROM transactions t WHERE t.id = k.transaction_id)
+        UNION ALL
+        SELECT format('refund %s: it refunds %s, which is no refundable transaction',
+                      t.number, t.refund_of)
+        FROM transactions t
+        WHERE (t.kind = 'REFUND') <> (t.refund_of IS NOT NULL)
+           OR (t.refund_of IS NOT NULL AND NOT EXISTS (
+                 SELECT FROM transactions r
+                 WHERE r.id = t.refund_of AND r.kind IN ('TRANSFER', 'SPLIT', 'CAPTURE')))
+        UNION ALL
+        SELECT format('transaction %s (%s): hold %s does not exist', t.number, t.kind, t.hold_id)
+        FROM transactions t
+        WHERE (t.kind IN ('HOLD', 'CAPTURE', 'VOID')) <> (t.hold_id IS NOT NULL)
+           OR (t.hold_id IS NOT NULL AND NOT EXISTS (SELECT FROM holds h WHERE h.id = t.hold_id))
+        """,
+    ),
+    (
+        "each hold has the transactions its status requires",
+        """
+        SELECT format('hold %s (%s of %s): %s hold, %s capture(s) of %s, %s void(s)',
+                      h.id, h.status, h.amount, count(t.id) FILTER (WHERE t.kind = 'HOLD'),
+                      count(t.id) FILTER (WHERE t.kind = 'CAPTURE'),
+                      coalesce(sum(t.amount) FILTER (WHERE t.kind = 'CAPTURE'), 0),
+                      count(t.id) FILTER (WHERE t.kind = 'VOID'))
+        FROM holds h LEFT JOIN transactions t ON t.hold_id = h.id
+        GROUP BY h.id
+        HAVING count(t.id) FILTER (WHERE t.kind = 'HOLD' AND t.amount = h.amount) <> 1
+            OR count(t.id) FILTER (WHERE t.kind = 'CAPTURE') <> (h.status = 'CAPTURED')::int
+            OR count(t.id) FILTER (WHERE t.kind = 'VOID') <> (h.status = 'VOIDED')::int
+            OR coalesce(sum(t.amount) FILTER (WHERE t.kind = 'CAPTURE'), 0)
+               <> coalesce(h.captured_amount, 0)
+        ORDER BY h.id
+        """,
+    ),
+    (
+        "each amount is in its wallet's currency, with at most its digits",
+        """
+        SELECT format('operation %s of wallet %s (%s): amount %s, transaction in %s',
+                      o.id, w.id, w.currency, o.amount, t.currency)
+        FROM wallet_operations o
+        JOIN wallets w ON w.id = o.wallet_id
+        JOIN transactions t ON t.id = o.transaction_id
+        WHERE round(o.amount, w.exponent) <> o.amount OR t.currency <> w.currency
+        UNION ALL
+        SELECT format('wallet %s: %s has %s decimals, its balance %s', w.id, w.currency,
+                      c.exponent, w.balance)
+        FROM wallets w JOIN currencies c ON c.code = w.currency
+        WHERE c.exponent <> w.exponent OR scale(w.balance) <> w.exponent
+        """,
+    ),
+    (
+        "what wallets hold equals their pending holds, and never exceeds their balance",
+        """
+        SELECT format('wallet %s: held %s, but its pending holds sum to %s',
+                      w.id, w.held, coalesce(p.total, 0))
+        FROM wallets w
+        LEFT JOIN (SELECT wallet_from_id, sum(amount) AS total FROM holds
+                   WHERE status = 'PENDING' GROUP BY wallet_from_id) p
+          ON p.wallet_from_id = w.id
+        WHERE w.held <> coalesce(p.total, 0)
+        UNION ALL
+        SELECT format('wallet %s: unexpired holds reserve %s, more than its balance %s',
+                      w.id, p.live, w.balance)
+        FROM wallets w
+        JOIN (SELECT wallet_from_id, sum(amount) AS live FROM holds
+              WHERE status = 'PENDING' AND expires_at > now() GROUP BY wallet_from_id) p
+          ON p.wallet_from_id = w.id
+        WHERE p.live > w.balance
+        """,
+    ),
+    (
+        "refunds of a transaction never exceed it",
+        """
+        SELECT format('transaction %s (%s): refunded %s, refunds total %s, amount %s',
+                      t.number, t.kind, t.refunded, coalesce(r.total, 0), t.amount)
+        FROM transactions t
+        LEFT JOIN (SELECT refund_of, sum(amount) AS total FROM transactions
+                   WHERE refund_of IS NOT NULL GROUP BY refund_of) r ON r.refund_of = t.id
+        WHERE t.refunded <> coalesce(r.total, 0) OR t.refunded > t.amount
         """,
     ),
     (
@@ -84,13 +170,17 @@ CHECKS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "the total of all balances equals the total ever resupplied",
+        "per currency, the balances total what was resupplied less what was withdrawn",
         """
-        SELECT format('balances total %s, but resupplies total %s', b.total, r.total)
-        FROM (SELECT coalesce(sum(balance), 0) AS total FROM wallets) b,
-             (SELECT coalesce(sum(amount), 0) AS total FROM transactions
-              WHERE kind = 'RESUPPLY') r
-        WHERE b.total <> r.total
+        SELECT format('%s: balances total %s, but resupplies %s less withdrawals %s',
+                      coalesce(b.currency, f.currency), coalesce(b.total, 0),
+                      coalesce(f.resupplied, 0), coalesce(f.withdrawn, 0))
+        FROM (SELECT currency, sum(balance) AS total FROM wallets GROUP BY currency) b
+        FULL JOIN (SELECT currency,
+                          coalesce(sum(amount) FILTER (WHERE kind = 'RESUPPLY'), 0) AS resupplied,
+                          coalesce(sum(amount) FILTER (WHERE kind = 'WITHDRAWAL'), 0) AS withdrawn
+                   FROM transactions GROUP BY currency) f ON f.currency = b.currency
+        WHERE coalesce(b.total, 0) <> coalesce(f.resupplied, 0) - coalesce(f.withdrawn, 0)
         """,
     ),
 ]

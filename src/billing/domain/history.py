@@ -8,12 +8,13 @@ position stays valid while new operations arrive.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, func, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -31,12 +32,14 @@ class OperationRecord:
     counterparty_wallet_id: int | None
     reference: str | None
     created_at: datetime
+    metadata: dict[str, str]
 
     @property
     def kind(self) -> str:
-        if self.transaction_kind == "RESUPPLY":
-            return "RESUPPLY"
-        return "TRANSFER_OUT" if self.amount < 0 else "TRANSFER_IN"
+        if self.transaction_kind in ("RESUPPLY", "WITHDRAWAL"):
+            return self.transaction_kind
+        family = "TRANSFER" if self.transaction_kind == "SPLIT" else self.transaction_kind
+        return f"{family}_OUT" if self.amount < 0 else f"{family}_IN"
 
     @property
     def position(self) -> Position:
@@ -53,12 +56,25 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class TransactionRecord:
+    id: int
     number: uuid.UUID
     kind: str
+    currency: str
     amount: Decimal
+    refunded: Decimal
     reference: str | None
+    metadata: dict[str, str]
     created_at: datetime
+    hold_id: int | None
+    refund_of: int | None
     legs: list[OperationRecord]
+
+    @property
+    def refundable(self) -> Decimal:
+        """What may still be refunded (nothing, for kinds that cannot be)."""
+        if self.kind not in ("TRANSFER", "SPLIT", "CAPTURE"):
+            return self.amount - self.amount
+        return self.amount - self.refunded
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +85,30 @@ class Page:
 
 
 def _operations() -> Select[*tuple[Any, ...]]:
+    # The other side: the one wallet that moved the other way (none when several did, as for
+    # the paying wallet of a split).
     other = aliased(WalletOperation)
-    return (
-        select(
-            WalletOperation.id,
-            WalletOperation.wallet_id,
-            WalletOperation.amount,
-            WalletOperation.balance_after,
-            WalletOperation.created_at,
-            Transaction.number,
-            Transaction.kind,
-            Transaction.reference,
-            other.wallet_id.label("counterparty"),
+    counterparty = (
+        select(func.min(other.wallet_id))
+        .where(
+            other.transaction_id == WalletOperation.transaction_id,
+            func.sign(other.amount) != func.sign(WalletOperation.amount),
         )
-        .join(Transaction, Transaction.id == WalletOperation.transaction_id)
-        .outerjoin(
-            other,
-            and_(
-                other.transaction_id == WalletOperation.transaction_id,
-                other.id != WalletOperation.id,
-            ),
-        )
+        .having(func.count() == 1)
+        .scalar_subquery()
     )
+    return select(
+        WalletOperation.id,
+        WalletOperation.wallet_id,
+        WalletOperation.amount,
+        WalletOperation.balance_after,
+        WalletOperation.created_at,
+        Transaction.number,
+        Transaction.kind,
+        func.coalesce(WalletOperation.reference, Transaction.reference).label("reference"),
+        Transaction.metadata_.label("metadata"),
+        counterparty.label("counterparty"),
+    ).join(Transaction, Transaction.id == WalletOperation.transaction_id)
 
 
 def _record(row: Row[Any]) -> OperationRecord:
@@ -104,6 +122,7 @@ def _record(row: Row[Any]) -> OperationRecord:
         counterparty_wallet_id=row.counterparty,
         reference=row.reference,
         created_at=row.created_at,
+        metadata=row.metadata,
     )
 
 
@@ -148,40 +167,148 @@ async def operations_page(
     return Page(records, has_newer=more, has_older=bounded)
 
 
-async def transaction_by_number(
-    conn: AsyncConnection, number: uuid.UUID, owner: int | None
-) -> TransactionRecord | None:
-    """A transaction with its legs. With ``owner`` set: only if one of its legs is that
-    client's, and only that client's legs are listed."""
-    head = (
-        await conn.execute(
-            select(
-                Transaction.id,
-                Transaction.kind,
-                Transaction.amount,
-                Transaction.reference,
-                Transaction.created_at,
-            ).where(Transaction.number == number)
-        )
-    ).one_or_none()
-    if head is None:
-        return None
-    query = _operations().where(WalletOperation.transaction_id == head.id)
+_HEAD = (
+    Transaction.id,
+    Transaction.number,
+    Transaction.kind,
+    Transaction.currency,
+    Transaction.amount,
+    Transaction.refunded,
+    Transaction.reference,
+    Transaction.metadata_.label("metadata"),
+    Transaction.created_at,
+    Transaction.hold_id,
+    Transaction.refund_of,
+)
+
+
+async def _with_legs(
+    conn: AsyncConnection, heads: Sequence[Row[Any]] | Sequence[Any], owner: int | None
+) -> list[TransactionRecord]:
+    """Transactions with their legs (for a client token, only its own legs)."""
+    if not heads:
+        return []
+    query = _operations().where(WalletOperation.transaction_id.in_([h.id for h in heads]))
     if owner is not None:
         query = query.join(Wallet, Wallet.id == WalletOperation.wallet_id).where(
             Wallet.client_id == owner
         )
-    rows = (await conn.execute(query.order_by(WalletOperation.amount))).all()
-    if not rows:
-        return None
-    return TransactionRecord(
-        number=number,
-        kind=head.kind,
-        amount=head.amount,
-        reference=head.reference,
-        created_at=head.created_at,
-        legs=[_record(r) for r in rows],
+    rows = (
+        await conn.execute(
+            query.add_columns(WalletOperation.transaction_id).order_by(
+                WalletOperation.amount, WalletOperation.id
+            )
+        )
+    ).all()
+    legs: dict[int, list[OperationRecord]] = {h.id: [] for h in heads}
+    for r in rows:
+        legs[r.transaction_id].append(_record(r))
+    return [
+        TransactionRecord(
+            id=h.id,
+            number=h.number,
+            kind=h.kind,
+            currency=h.currency,
+            amount=h.amount,
+            refunded=h.refunded,
+            reference=h.reference,
+            metadata=h.metadata,
+            created_at=h.created_at,
+            hold_id=h.hold_id,
+            refund_of=h.refund_of,
+            legs=legs[h.id],
+        )
+        for h in heads
+    ]
+
+
+def _visible_to(owner: int | None) -> ColumnElement[bool]:
+    if owner is None:
+        return true()
+    return Transaction.parties.contains([owner])
+
+
+async def transaction_by_number(
+    conn: AsyncConnection, number: uuid.UUID, owner: int | None
+) -> TransactionRecord | None:
+    """A transaction with its legs. With ``owner`` set: only if it touches one of that
+    client's wallets, and only that client's legs are listed."""
+    heads = (
+        await conn.execute(select(*_HEAD).where(Transaction.number == number, _visible_to(owner)))
+    ).all()
+    found = await _with_legs(conn, heads, owner)
+    return found[0] if found else None
+
+
+async def transactions_by_id(
+    conn: AsyncConnection, ids: Sequence[int], owner: int | None
+) -> dict[int, TransactionRecord]:
+    heads = (
+        await conn.execute(select(*_HEAD).where(Transaction.id.in_(ids), _visible_to(owner)))
+    ).all()
+    return {t.id: t for t in await _with_legs(conn, heads, owner)}
+
+
+async def linked_transactions(
+    conn: AsyncConnection,
+    *,
+    refunds_of: int | None = None,
+    hold: int | None = None,
+    owner: int | None = None,
+) -> list[TransactionRecord]:
+    """The refunds of a transaction, or the transactions of a hold, oldest first."""
+    link = (
+        Transaction.refund_of == refunds_of
+        if refunds_of is not None
+        else Transaction.hold_id == hold
     )
+    heads = (
+        await conn.execute(select(*_HEAD).where(link, _visible_to(owner)).order_by(Transaction.id))
+    ).all()
+    return await _with_legs(conn, heads, owner)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    reference: str | None = None
+    metadata: dict[str, str] | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def transactions_page(
+    conn: AsyncConnection,
+    where: TransactionFilter,
+    *,
+    owner: int | None,
+    limit: int,
+    before_id: int | None,
+) -> tuple[list[TransactionRecord], bool]:
+    """Up to ``limit`` transactions matching ``where``, newest first, older than ``before_id``.
+
+    Every filter has an index of its own (reference, metadata, kind, time, and the parties a
+    client token is limited to); the planner picks the most selective.
+    """
+    query = select(*_HEAD).where(_visible_to(owner))
+    if before_id is not None:
+        query = query.where(Transaction.id < before_id)
+    if where.reference is not None:
+        query = query.where(Transaction.reference == where.reference)
+    if where.metadata:
+        # The partial index holds only transactions with metadata: say so to the planner.
+        query = query.where(
+            Transaction.metadata_.contains(where.metadata),
+            Transaction.metadata_ != text("'{}'::jsonb"),
+        )
+    if where.kind is not None:
+        query = query.where(Transaction.kind == where.kind)
+    if where.since is not None:
+        query = query.where(Transaction.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(Transaction.created_at < where.until)
+    heads = (await conn.execute(query.order_by(Transaction.id.desc()).limit(limit + 1))).all()
+    return await _with_legs(conn, heads[:limit], owner), len(heads) > limit
 
 
 async def balance_at(conn: AsyncConnection, wallet_id: int, at: datetime) -> Decimal | None:
@@ -198,10 +325,13 @@ async def balance_at(conn: AsyncConnection, wallet_id: int, at: datetime) -> Dec
     )
     row = (
         await conn.execute(
-            select(Wallet.created_at, last.label("balance")).where(Wallet.id == wallet_id)
+            select(
+                Wallet.created_at,
+                func.coalesce(last, func.round(0, Wallet.exponent)).label("balance"),
+            ).where(Wallet.id == wallet_id)
         )
     ).one_or_none()
     if row is None or row.created_at > at:
         return None
-    balance: Decimal = row.balance if row.balance is not None else Decimal("0.00")
+    balance: Decimal = row.balance
     return balance

@@ -32,9 +32,14 @@ class Idempotency:
 
     @property
     def lock_id(self) -> int:
-        """A negative 64-bit advisory lock id (wallet locks use the positive wallet ids)."""
-        digest = hashlib.blake2b(f"{self.caller}\0{self.key}".encode(), digest_size=8).digest()
-        return -1 - (int.from_bytes(digest, "big") >> 1)
+        return lock_of(f"{self.caller}\0{self.key}")
+
+
+def lock_of(name: str) -> int:
+    """A negative 64-bit advisory lock id for a name (wallet locks use the positive wallet
+    ids): writers naming the same key, hold or transaction queue behind each other."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return -1 - (int.from_bytes(digest, "big") >> 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class Recorded:
 
     transaction_id: int | None
     client_id: int | None
+    wallet_id: int | None
 
 
 def prepare(
@@ -70,6 +76,7 @@ async def find(conn: AsyncConnection, idem: Idempotency) -> Recorded | None:
                 IdempotencyKey.request_hash,
                 IdempotencyKey.transaction_id,
                 IdempotencyKey.client_id,
+                IdempotencyKey.wallet_id,
             ).where(IdempotencyKey.caller == idem.caller, IdempotencyKey.key == idem.key)
         )
     ).one_or_none()
@@ -77,7 +84,9 @@ async def find(conn: AsyncConnection, idem: Idempotency) -> Recorded | None:
         return None
     if row.request_hash != idem.request_hash:
         raise IdempotencyKeyReused(idem.key)
-    return Recorded(transaction_id=row.transaction_id, client_id=row.client_id)
+    return Recorded(
+        transaction_id=row.transaction_id, client_id=row.client_id, wallet_id=row.wallet_id
+    )
 
 
 async def remember(
@@ -86,6 +95,7 @@ async def remember(
     *,
     transaction_id: int | None = None,
     client_id: int | None = None,
+    wallet_id: int | None = None,
 ) -> None:
     await conn.execute(
         insert(IdempotencyKey).values(
@@ -95,6 +105,7 @@ async def remember(
             request_hash=idem.request_hash,
             transaction_id=transaction_id,
             client_id=client_id,
+            wallet_id=wallet_id,
         )
     )
 

@@ -1,4 +1,9 @@
-"""Exact money: Decimal in Python, numeric(20, 2) in PostgreSQL, text on the wire. Never float."""
+"""Exact money: Decimal in Python, numeric in PostgreSQL, text on the wire. Never float.
+
+Each wallet's currency has an exponent (its number of decimals: USD 2, JPY 0, KWD 3). The
+database keeps every balance at exactly that many decimals, so an amount read from it carries
+its currency's digits and is shown as it is.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ from decimal import Decimal
 
 from billing.errors import InvalidInput
 
-PLACES = 2
-CENT = Decimal(1).scaleb(-PLACES)
+MAX_EXPONENT = 8
 MAX_AMOUNT = Decimal(10) ** 15
+# Balances stay below this, whatever the currency (18 integer digits).
+BALANCE_BOUND = Decimal(10) ** 18
 # The amounts parse_amount accepts, as a pattern (the OpenAPI document publishes it); MAX_AMOUNT
-# itself bounds the value.
-AMOUNT_PATTERN = f"(0|[1-9][0-9]{{0,{len(str(int(MAX_AMOUNT))) - 1}}})([.][0-9]{{1,{PLACES}}})?"
-# numeric(20, 2) holds at most 18 integer digits.
-MAX_BALANCE = Decimal("999999999999999999.99")
+# itself bounds the value, and the wallet's currency the decimals.
+AMOUNT_PATTERN = (
+    f"(0|[1-9][0-9]{{0,{len(str(int(MAX_AMOUNT))) - 1}}})([.][0-9]{{1,{MAX_EXPONENT}}})?"
+)
 
 # Plain notation, no sign, no leading zeros ("0.50" and "500" yes; "00.5", "1e3", "+1" no).
 _PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,39})(?:\.([0-9]{1,40}))?")
@@ -23,8 +29,9 @@ _PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,39})(?:\.([0-9]{1,40}))?")
 def parse_amount(text: str, field: str = "amount") -> Decimal:
     """Parse an amount given as exact decimal text: "500", "500.5", "500.50".
 
-    Rejects signs, exponents, NaN/Infinity, more than two decimal places, zero and amounts above
-    MAX_AMOUNT, each with its own message.
+    Rejects signs, exponents, NaN/Infinity, more than MAX_EXPONENT decimal places, zero and
+    amounts above MAX_AMOUNT, each with its own message. Whether the decimals fit the wallet's
+    currency is checked where the wallet is known (see ``posting``).
     """
     match = _PLAIN_DECIMAL.fullmatch(text)
     if match is None:
@@ -33,16 +40,25 @@ def parse_amount(text: str, field: str = "amount") -> Decimal:
             f'{field} must be a plain decimal number such as "500.50": digits, at most one'
             " point, no sign, exponent or leading zeros.",
         )
-    if match.group(1) is not None and len(match.group(1)) > PLACES:
-        raise InvalidInput(field, f"{field} must have at most {PLACES} decimal places.")
     value = Decimal(text)
+    if match.group(1) is not None and len(match.group(1)) > MAX_EXPONENT:
+        value = value.normalize()
+        if -value.as_tuple().exponent > MAX_EXPONENT:  # type: ignore[operator]
+            raise InvalidInput(field, f"{field} must have at most {MAX_EXPONENT} decimal places.")
     if value <= 0:
         raise InvalidInput(field, f"{field} must be greater than 0.")
     if value > MAX_AMOUNT:
-        raise InvalidInput(field, f"{field} must not exceed {MAX_AMOUNT:.2f}.")
-    return value.quantize(CENT)
+        raise InvalidInput(field, f"{field} must not exceed {MAX_AMOUNT:f}.")
+    return value
 
 
-def format_money(value: Decimal) -> str:
-    """Two decimals, plain notation: Decimal("1001.5") -> "1001.50"."""
-    return f"{value.quantize(CENT):f}"
+def limit_of(exponent: int) -> Decimal:
+    """The largest balance a wallet of a currency with ``exponent`` decimals may hold."""
+    return BALANCE_BOUND - Decimal(1).scaleb(-exponent)
+
+
+def format_money(value: Decimal, places: int | None = None) -> str:
+    """Plain notation with the value's own decimals ("1001.50", "1050"), or ``places``."""
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return f"{value:f}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.db.models import Client, Transaction, Wallet
+from billing.db.models import Client
+from billing.domain.posting import WALLET_COLUMNS
 from billing.domain.records import ClientRecord, WalletRecord
 
 
@@ -24,54 +26,83 @@ async def clients_by_id(
     return {r.id: ClientRecord(id=r.id, login=r.login, name=r.name) for r in rows}
 
 
+def _wallet(r: Row[Any]) -> WalletRecord:
+    return WalletRecord(
+        id=r.id, client_id=r.client_id, currency=r.currency, balance=r.balance, held=r.held
+    )
+
+
+_WALLETS_BY_ID = text(
+    f"SELECT {WALLET_COLUMNS} FROM wallets AS w WHERE w.id = ANY(:ids)"
+    " AND (CAST(:owner AS bigint) IS NULL OR w.client_id = :owner)"
+)
+_WALLETS_BY_CLIENT = text(
+    f"SELECT {WALLET_COLUMNS} FROM wallets AS w WHERE w.client_id = ANY(:ids)"
+    " AND (CAST(:owner AS bigint) IS NULL OR w.client_id = :owner) ORDER BY w.id"
+)
+
+
 async def wallets_by_id(
     conn: AsyncConnection, ids: Sequence[int], owner: int | None
 ) -> dict[int, WalletRecord]:
     """Wallets by id; with ``owner`` set, only that client's wallets can be found."""
-    query = select(Wallet.id, Wallet.client_id, Wallet.balance).where(Wallet.id.in_(ids))
-    if owner is not None:
-        query = query.where(Wallet.client_id == owner)
-    rows = await conn.execute(query)
-    return {r.id: WalletRecord(id=r.id, client_id=r.client_id, balance=r.balance) for r in rows}
+    rows = await conn.execute(_WALLETS_BY_ID, {"ids": list(ids), "owner": owner})
+    return {r.id: _wallet(r) for r in rows}
 
 
 async def wallets_by_client(
     conn: AsyncConnection, client_ids: Sequence[int], owner: int | None
 ) -> dict[int, list[WalletRecord]]:
     """Each client's wallets; with ``owner`` set, other clients have none."""
-    query = select(Wallet.id, Wallet.client_id, Wallet.balance).where(
-        Wallet.client_id.in_(client_ids)
-    )
-    if owner is not None:
-        query = query.where(Wallet.client_id == owner)
-    rows = await conn.execute(query.order_by(Wallet.id))
+    rows = await conn.execute(_WALLETS_BY_CLIENT, {"ids": list(client_ids), "owner": owner})
     found: dict[int, list[WalletRecord]] = {cid: [] for cid in client_ids}
     for r in rows:
-        found[r.client_id].append(WalletRecord(id=r.id, client_id=r.client_id, balance=r.balance))
+        found[r.client_id].append(_wallet(r))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotals:
+    currency: str
+    wallets: int
+    total_balance: Decimal
+    total_held: Decimal
+    total_resupplied: Decimal
+    total_withdrawn: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class LedgerTotals:
     wallets: int
-    total_balance: Decimal
-    total_resupplied: Decimal
+    currencies: list[CurrencyTotals]
+
+
+_TOTALS = text(f"""
+WITH w AS (SELECT {WALLET_COLUMNS}, w.exponent FROM wallets AS w),
+     balances AS (
+       SELECT currency, count(*) AS wallets, sum(balance) AS balance, sum(held) AS held,
+              min(exponent) AS exponent
+       FROM w GROUP BY currency
+     ),
+     flows AS (
+       SELECT currency,
+              sum(amount) FILTER (WHERE kind = 'RESUPPLY') AS resupplied,
+              sum(amount) FILTER (WHERE kind = 'WITHDRAWAL') AS withdrawn
+       FROM transactions WHERE kind IN ('RESUPPLY', 'WITHDRAWAL') GROUP BY currency
+     )
+SELECT b.currency, b.wallets, b.balance, b.held,
+       round(coalesce(f.resupplied, 0), b.exponent) AS resupplied,
+       round(coalesce(f.withdrawn, 0), b.exponent) AS withdrawn
+FROM balances AS b LEFT JOIN flows AS f ON f.currency = b.currency
+ORDER BY b.currency
+""")
 
 
 async def ledger_totals(conn: AsyncConnection) -> LedgerTotals:
-    """Totals over the whole ledger, from the caller's snapshot."""
-    row = (
-        await conn.execute(
-            select(
-                select(func.count()).select_from(Wallet).scalar_subquery().label("wallets"),
-                select(func.coalesce(func.sum(Wallet.balance), 0))
-                .scalar_subquery()
-                .label("balance"),
-                select(func.coalesce(func.sum(Transaction.amount), 0))
-                .where(Transaction.kind == "RESUPPLY")
-                .scalar_subquery()
-                .label("resupplied"),
-            )
-        )
-    ).one()
-    return LedgerTotals(row.wallets, row.balance, row.resupplied)
+    """Totals over the whole ledger, per currency, from the caller's snapshot."""
+    rows = (await conn.execute(_TOTALS)).all()
+    per = [
+        CurrencyTotals(r.currency, r.wallets, r.balance, r.held, r.resupplied, r.withdrawn)
+        for r in rows
+    ]
+    return LedgerTotals(wallets=sum(c.wallets for c in per), currencies=per)

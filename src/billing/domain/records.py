@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 
@@ -18,10 +19,38 @@ class ClientRecord:
 class WalletRecord:
     id: int
     client_id: int
+    currency: str
     balance: Decimal
+    # What unexpired holds reserve; None when not known with this balance (an idempotent
+    # replay shows the balance an operation left behind, not what is held now).
+    held: Decimal | None
     # The owner, when the operation that produced this record read it anyway: answering with
     # it needs no further read after the commit.
     owner: ClientRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyRecord:
+    code: str
+    exponent: int
+    name: str | None
+    custom: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    id: int
+    status: str  # PENDING, CAPTURED, VOIDED or EXPIRED (a pending hold past its expiry)
+    wallet_from_id: int
+    wallet_to_id: int
+    currency: str
+    amount: Decimal
+    captured_amount: Decimal | None
+    expires_at: datetime
+    reference: str | None
+    metadata: dict[str, str]
+    created_at: datetime
+    resolved_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +61,45 @@ class NewClient:
 
 
 @dataclass(frozen=True, slots=True)
-class Resupplied:
-    transaction_number: uuid.UUID
-    amount: Decimal
-    wallet: WalletRecord  # as it was right after the resupply
-    reference: str | None = None
+class NewWallet:
+    wallet: WalletRecord
     replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class Transferred:
+class Posted:
+    """A money movement as performed (or, on a dry run, as it would be)."""
+
     transaction_number: uuid.UUID
+    kind: str
     amount: Decimal
-    wallet_from: WalletRecord  # both as they were right after the transfer
-    wallet_to_id: int
-    wallet_to: WalletRecord | None  # None when the caller may not see the receiving wallet
-    reference: str | None = None
+    reference: str | None
+    metadata: dict[str, str]
+    # Each wallet the posting involved, as left by it, paying wallet first; None where the
+    # caller may not see the wallet.
+    wallets: list[WalletRecord | None]
+    wallet_ids: list[int]
+    leg_amounts: list[Decimal]  # per wallet: the signed change of its balance
+    leg_references: list[str | None] = field(default_factory=list)
+    hold: HoldRecord | None = None
+    refund_of: uuid.UUID | None = None
+    remaining: Decimal | None = None  # a refund: what stays refundable after it
+    dry_run: bool = False
     replayed: bool = False
+
+    @property
+    def wallet(self) -> WalletRecord:
+        """The paying wallet (the only one, for a resupply or a payout)."""
+        first = self.wallets[0]
+        assert first is not None, "the paying wallet is the caller's"
+        return first
+
+    wallet_from = wallet
+
+    @property
+    def wallet_to_id(self) -> int:
+        return self.wallet_ids[1]
+
+    @property
+    def wallet_to(self) -> WalletRecord | None:
+        return self.wallets[1]

@@ -47,16 +47,14 @@ def clean_login(login: str) -> str:
 REFERENCE_MAX = 255
 
 
-def clean_reference(reference: str | None) -> str | None:
+def clean_reference(reference: str | None, field: str = "reference") -> str | None:
     """Free text such as an order id: at most 255 characters, no control characters."""
     if reference is None or reference == "":
         return None
     if len(reference) > REFERENCE_MAX:
-        raise InvalidInput("reference", f"reference must be at most {REFERENCE_MAX} characters.")
+        raise InvalidInput(field, f"{field} must be at most {REFERENCE_MAX} characters.")
     if _has_forbidden_characters(reference):
-        raise InvalidInput(
-            "reference", "reference must not contain control or direction characters."
-        )
+        raise InvalidInput(field, f"{field} must not contain control or direction characters.")
     return reference
 
 

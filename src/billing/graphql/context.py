@@ -120,6 +120,7 @@ class Context:
     db: Database
     request_id: str
     actor: Actor
+    default_currency: str = "USD"
     reader: Reader = field(init=False)
     _loaders: Loaders | None = field(init=False, default=None)
 

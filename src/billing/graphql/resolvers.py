@@ -4,40 +4,100 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from billing.db.database import Database
-from billing.domain import clients, history, payments, reads
+from billing.domain import clients, history, holds, payments, reads, refunds
 from billing.domain.access import Actor
 from billing.domain.validation import parse_id
 from billing.errors import OperationError
 from billing.graphql.context import Context
 from billing.graphql.errors import Error, result_union, to_error
-from billing.graphql.history import Transaction
-from billing.graphql.inputs import CreateClientInput, ResupplyInput, TransferInput
+from billing.graphql.history import (
+    Transaction,
+    TransactionConnection,
+    TransactionFilter,
+    as_utc,
+    transactions_connection,
+)
+from billing.graphql.inputs import (
+    CaptureHoldInput,
+    CreateClientInput,
+    CreateCurrencyInput,
+    CreateWalletInput,
+    HoldTransferInput,
+    RefundInput,
+    ResupplyInput,
+    SplitTransferInput,
+    TransferInput,
+    VoidHoldInput,
+    WithdrawInput,
+)
 from billing.graphql.scalars import Money, money
 from billing.graphql.types import (
+    CaptureHoldSuccess,
     Client,
     CreateClientSuccess,
+    CreateCurrencySuccess,
+    CreateWalletSuccess,
+    Currency,
+    Hold,
+    HoldTransferSuccess,
+    RefundSuccess,
     ResupplySuccess,
+    SplitTransferSuccess,
     TransferSuccess,
+    VoidHoldSuccess,
     Wallet,
+    WithdrawSuccess,
 )
 from billing.http.observability import observe_result
 
 Info = strawberry.Info[Context, None]
 MAX_WALLETS = 100
+ZERO = Decimal(0)
+
+
+@strawberry.type(description="Totals over one currency's wallets.")
+class CurrencyTotals:
+    currency: str
+    wallets: int
+    total_balance: Money = strawberry.field(description="The sum of the wallets' balances.")
+    total_held: Money = strawberry.field(description="What unexpired holds reserve on them.")
+    total_resupplied: Money = strawberry.field(description="Everything ever credited by resupply.")
+    total_withdrawn: Money = strawberry.field(
+        description="Everything ever paid out; totalBalance = totalResupplied - totalWithdrawn in"
+        " a sound ledger."
+    )
+
+    @classmethod
+    def from_domain(cls, t: reads.CurrencyTotals) -> CurrencyTotals:
+        return cls(
+            currency=t.currency,
+            wallets=t.wallets,
+            total_balance=money(t.total_balance),
+            total_held=money(t.total_held),
+            total_resupplied=money(t.total_resupplied),
+            total_withdrawn=money(t.total_withdrawn),
+        )
 
 
 @strawberry.type(description="Totals over the whole ledger.")
 class LedgerSummary:
-    wallets: int
-    total_balance: Money = strawberry.field(description="The sum of all wallets' balances.")
+    wallets: int = strawberry.field(description="Wallets in every currency.")
+    total_balance: Money = strawberry.field(
+        description="The sum of the balances of the wallets in the default currency."
+    )
     total_resupplied: Money = strawberry.field(
-        description="Everything ever credited by resupply; equals totalBalance in a sound ledger."
+        description="Everything ever resupplied in the default currency (less what was"
+        " withdrawn, it equals totalBalance in a sound ledger)."
+    )
+    currencies: list[CurrencyTotals] = strawberry.field(
+        description="Per currency that has wallets, by code."
     )
 
 
@@ -86,11 +146,44 @@ class Query:
         if not info.context.actor.is_operator:
             return None
         totals = await info.context.reader.run(reads.ledger_totals)
+        default = next(
+            (t for t in totals.currencies if t.currency == info.context.default_currency), None
+        )
         return LedgerSummary(
             wallets=totals.wallets,
-            total_balance=money(totals.total_balance),
-            total_resupplied=money(totals.total_resupplied),
+            total_balance=money(default.total_balance if default else ZERO),
+            total_resupplied=money(default.total_resupplied if default else ZERO),
+            currencies=[CurrencyTotals.from_domain(t) for t in totals.currencies],
         )
+
+    @strawberry.field(description="The currencies and assets wallets may hold, by code.")
+    async def currencies(self, info: Info) -> list[Currency]:
+        found = await info.context.reader.run(clients.currencies)
+        return [Currency.from_record(c) for c in found]
+
+    @strawberry.field(description="A hold by id; null if there is none (or it is not yours).")
+    async def hold(self, info: Info, id: strawberry.ID) -> Hold | None:
+        key = parse_id(id)
+        if key is None:
+            return None
+        owner = info.context.actor.owner_filter
+        found = await info.context.reader.run(lambda conn: holds.hold_of(conn, key, owner))
+        return None if found is None else Hold.from_record(found)
+
+    @strawberry.field(
+        description=(
+            "Transactions, newest first, in pages; operators see all, client tokens those that"
+            " touch their wallets."
+        )
+    )
+    async def transactions(
+        self,
+        info: Info,
+        filter: TransactionFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> TransactionConnection:
+        return await transactions_connection(info, filter, first, after)
 
     @strawberry.field(description="A transaction with its legs, by its number; null if none.")
     async def transaction(self, info: Info, number: uuid.UUID) -> Transaction | None:
@@ -132,13 +225,53 @@ class Mutation:
                 actor=actor,
                 login=input.login,
                 name=input.name,
+                currency=input.currency,
+                default_currency=info.context.default_currency,
                 idempotency_key=input.idempotency_key,
             ),
             CreateClientSuccess.from_domain,
         )
 
     @strawberry.mutation(
-        description="Credit money to a wallet.",
+        description="Open another wallet for a client, in any currency.",
+        graphql_type=result_union(
+            "CreateWalletResult", CreateWalletSuccess, clients.CREATE_WALLET_FAILURES
+        ),
+    )
+    async def create_wallet(
+        self, info: Info, input: CreateWalletInput
+    ) -> CreateWalletSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: clients.create_wallet(
+                db,
+                actor=actor,
+                client_id=input.client_id,
+                currency=input.currency,
+                idempotency_key=input.idempotency_key,
+            ),
+            CreateWalletSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Add an asset of your own (operators only), e.g. loyalty points.",
+        graphql_type=result_union(
+            "CreateCurrencyResult", CreateCurrencySuccess, clients.CREATE_CURRENCY_FAILURES
+        ),
+    )
+    async def create_currency(
+        self, info: Info, input: CreateCurrencyInput
+    ) -> CreateCurrencySuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: clients.create_currency(
+                db, actor=actor, code=input.code, exponent=input.exponent, name=input.name
+            ),
+            CreateCurrencySuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Credit money to a wallet from outside the ledger (operators only).",
         graphql_type=result_union("ResupplyResult", ResupplySuccess, payments.RESUPPLY_FAILURES),
     )
     async def resupply(self, info: Info, input: ResupplyInput) -> ResupplySuccess | Error:
@@ -150,9 +283,31 @@ class Mutation:
                 wallet_id=input.wallet_id,
                 amount=input.amount,
                 reference=input.reference,
+                metadata=input.metadata,
                 idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
             ),
             ResupplySuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Pay money out of a wallet, out of the ledger (operators only).",
+        graphql_type=result_union("WithdrawResult", WithdrawSuccess, payments.WITHDRAW_FAILURES),
+    )
+    async def withdraw(self, info: Info, input: WithdrawInput) -> WithdrawSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: payments.withdraw(
+                db,
+                actor=actor,
+                wallet_id=input.wallet_id,
+                amount=input.amount,
+                reference=input.reference,
+                metadata=input.metadata,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            WithdrawSuccess.from_domain,
         )
 
     @strawberry.mutation(
@@ -169,7 +324,117 @@ class Mutation:
                 wallet_to_id=input.wallet_to_id,
                 amount=input.amount,
                 reference=input.reference,
+                metadata=input.metadata,
                 idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
             ),
             TransferSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Pay several wallets from one in one transaction, all or nothing.",
+        graphql_type=result_union(
+            "SplitTransferResult", SplitTransferSuccess, payments.SPLIT_FAILURES
+        ),
+    )
+    async def split_transfer(
+        self, info: Info, input: SplitTransferInput
+    ) -> SplitTransferSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: payments.split_transfer(
+                db,
+                actor=actor,
+                wallet_from_id=input.wallet_from_id,
+                legs=[
+                    payments.SplitLeg(leg.wallet_to_id, leg.amount, leg.reference)
+                    for leg in input.legs
+                ],
+                reference=input.reference,
+                metadata=input.metadata,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            SplitTransferSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Reserve money on a wallet for another, to capture or void later.",
+        graphql_type=result_union("HoldTransferResult", HoldTransferSuccess, holds.HOLD_FAILURES),
+    )
+    async def hold_transfer(
+        self, info: Info, input: HoldTransferInput
+    ) -> HoldTransferSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: holds.hold_transfer(
+                db,
+                actor=actor,
+                wallet_from_id=input.wallet_from_id,
+                wallet_to_id=input.wallet_to_id,
+                amount=input.amount,
+                expires_at=as_utc(input.expires_at, "expiresAt"),
+                reference=input.reference,
+                metadata=input.metadata,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            HoldTransferSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Move all or part of a pending hold to its receiving wallet; the rest is"
+        " released (operators only).",
+        graphql_type=result_union("CaptureHoldResult", CaptureHoldSuccess, holds.CAPTURE_FAILURES),
+    )
+    async def capture_hold(self, info: Info, input: CaptureHoldInput) -> CaptureHoldSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: holds.capture_hold(
+                db,
+                actor=actor,
+                hold_id=input.hold_id,
+                amount=input.amount,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            CaptureHoldSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Release a pending hold in full (operators only).",
+        graphql_type=result_union("VoidHoldResult", VoidHoldSuccess, holds.VOID_FAILURES),
+    )
+    async def void_hold(self, info: Info, input: VoidHoldInput) -> VoidHoldSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: holds.void_hold(
+                db,
+                actor=actor,
+                hold_id=input.hold_id,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            VoidHoldSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Send money of a payment back to the wallet that paid: all that remains,"
+        " or part.",
+        graphql_type=result_union("RefundResult", RefundSuccess, refunds.REFUND_FAILURES),
+    )
+    async def refund(self, info: Info, input: RefundInput) -> RefundSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: refunds.refund(
+                db,
+                actor=actor,
+                transaction_number=input.transaction_number,
+                amount=input.amount,
+                reference=input.reference,
+                metadata=input.metadata,
+                idempotency_key=input.idempotency_key,
+                dry_run=input.dry_run,
+            ),
+            RefundSuccess.from_domain,
         )

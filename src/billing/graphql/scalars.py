@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any, NewType
 
 import strawberry
-from graphql import FloatValueNode, IntValueNode, StringValueNode, ValueNode
+from graphql import (
+    FloatValueNode,
+    IntValueNode,
+    StringValueNode,
+    ValueNode,
+    value_from_ast_untyped,
+)
 
 from billing.domain.money import format_money
 
@@ -67,11 +73,31 @@ def _serialize(value: object) -> str:
 MONEY_SCALAR = strawberry.scalar(
     name="Money",
     description=(
-        "An exact amount of money. Sent as a string with at most two decimal places "
-        '("500.50", the exact form) or as a JSON number; returned as a string with exactly two '
-        'decimal places ("1001.50").'
+        'An exact amount of money. Sent as a string ("500.50", the exact form) or as a JSON'
+        " number, with at most as many decimals as the wallet's currency has; returned as a"
+        ' string with exactly its currency\'s decimals ("1001.50" in USD, "1050" in JPY,'
+        ' "1.500" in KWD).'
     ),
     serialize=_serialize,
     parse_value=_parse_value,
     parse_literal=_parse_literal,
+)
+
+
+Metadata = NewType("Metadata", object)
+
+
+def _metadata_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> object:
+    return value_from_ast_untyped(node, variables)
+
+
+METADATA_SCALAR = strawberry.scalar(
+    name="Metadata",
+    description=(
+        "Your own labels: a JSON object of at most 50 keys (1-40 characters each) with string"
+        " values of at most 500 characters."
+    ),
+    serialize=lambda value: value,
+    parse_value=lambda value: value,
+    parse_literal=_metadata_literal,
 )

@@ -21,7 +21,7 @@ from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context
 from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
-from billing.graphql.scalars import MONEY_SCALAR, Money
+from billing.graphql.scalars import METADATA_SCALAR, MONEY_SCALAR, Metadata, Money
 from billing.http.observability import observe_operation
 
 log = logging.getLogger("billing.errors")
@@ -162,7 +162,7 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
     return BillingSchema(
         query=Query,
         mutation=Mutation,
-        config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR}),
+        config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR, Metadata: METADATA_SCALAR}),
         extensions=extensions,
     )
 

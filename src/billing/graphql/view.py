@@ -67,4 +67,5 @@ class BillingGraphQL(GraphQL[Context, None]):
             db=request.app.state.db,
             request_id=request.state.request_id,
             actor=request.state.actor,
+            default_currency=request.app.state.default_currency,
         )

@@ -33,6 +33,7 @@ async def run_with_own_engine() -> None:
 
         url = start_embedded(settings.data_dir).url()
     engine = create_engine(settings, url)
+    context.config.attributes.setdefault("default_currency", settings.default_currency)
     try:
         async with migration_connection(engine) as conn:
             await conn.run_sync(run_migrations)

@@ -79,7 +79,7 @@ def _encode(value: object, indent: int | None, depth: int) -> str:  # noqa: PLR0
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        return format_money(value)
+        return format_money(value, 2)  # the original contract: two decimals
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):

@@ -14,7 +14,7 @@ from typing import Any
 
 from billing.domain import clients, payments
 from billing.domain.idempotency import KEY_MAX
-from billing.domain.money import AMOUNT_PATTERN, MAX_AMOUNT, PLACES
+from billing.domain.money import AMOUNT_PATTERN, MAX_AMOUNT
 from billing.domain.validation import ID_PATTERN, LOGIN_PATTERN, LOGIN_RULE, MAX_ID, NAME_MAX
 from billing.errors import CATALOG, Detail, OperationError, camel
 from billing.rest.encoding import dumps
@@ -26,11 +26,12 @@ MONEY_NOTE = (
     " a decimal type (Python: `json.loads(text, parse_float=Decimal)`) to keep every cent."
 )
 AMOUNT_DESCRIPTION = (
-    f"An amount of money: greater than 0, at most {MAX_AMOUNT:f}, with at most {PLACES} decimal"
-    " places, written plainly (no sign, no exponent). A JSON number (`500.5`, `1000`) or a"
+    f"An amount of money: greater than 0, at most {MAX_AMOUNT:f}, with at most the decimal"
+    " places of the wallet's currency (2 for USD, 0 for JPY), written plainly (no sign, no"
+    " exponent). A JSON number (`500.5`, `1000`) or a"
     ' string (`"500.50"`).' + MONEY_NOTE
 )
-MONEY_DESCRIPTION = f"An amount of money: a JSON number with exactly {PLACES} decimals (`1001.50`)."
+MONEY_DESCRIPTION = "An amount of money: a JSON number with exactly 2 decimals (`1001.50`)."
 
 
 def ref(name: str) -> Schema:
