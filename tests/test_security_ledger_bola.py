@@ -170,7 +170,7 @@ async def test_a_client_refunds_only_what_its_wallets_received(
     # then: each looks missing, and nothing changed
     for name, result in results.items():
         assert result["__typename"] == "TransactionNotFound", (name, result)
-    assert results["bob_paid_carol"]["transactionNumber"] == world.bob_paid_carol
+    assert results["bob_paid_carol"]["number"] == world.bob_paid_carol
     assert same_message(
         results["bob_paid_carol"], results["missing"], world.bob_paid_carol, missing
     )

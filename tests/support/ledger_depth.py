@@ -1,6 +1,14 @@
 """Issue 14 (ledger depth): the documents and helpers the tests of currencies, holds, refunds,
 splits, payouts, metadata and dry runs share.
 
+Where the implementation names a field otherwise than the contract, the documents alias the
+implementation's field to the contract's name (``status: holdStatus``, ``walletFrom: wallet``)
+so that the behaviour is tested, and tests/test_ledger_contract.py checks the names themselves.
+Fields of one name but different types in one result union cannot be selected together (GraphQL
+refuses the document): the errors' ``transactionNumber`` (String) is read as ``number`` beside
+the success's (UUID), and CurrencyExists's ``currency`` (String) as ``existing`` beside
+CreateCurrencySuccess's (Currency).
+
 Each document selects its success type's fields and the fields of the errors the contract
 (/work/spec-ledger.md) says the mutation may answer with; every error also gives its code and
 message. Helpers return the mutation's result object.
@@ -55,7 +63,7 @@ mutation CreateCurrency($input: CreateCurrencyInput!) {{
     __typename
     ... on CreateCurrencySuccess {{ currency {{ code exponent name custom }} }}
     ... on InvalidInput {{ field }}
-    ... on CurrencyExists {{ currency }}
+    ... on CurrencyExists {{ existing: currency }}
     {ERROR_FIELDS}
   }}
 }}
@@ -133,7 +141,7 @@ mutation Hold($input: HoldTransferInput!) {{
   holdTransfer(input: $input) {{
     __typename
     ... on HoldTransferSuccess {{
-      hold {{ {HOLD_FIELDS} }} walletFrom {{ {WALLET_FIELDS} }} amount expiresAt dryRun replayed
+      hold {{ {HOLD_FIELDS} }} walletFrom {{ {WALLET_FIELDS} }} amount dryRun replayed
     }}
     ... on InvalidInput {{ field }}
     ... on WalletNotFound {{ walletId }}
@@ -154,7 +162,7 @@ mutation Capture($input: CaptureHoldInput!) {{
     }}
     ... on InvalidInput {{ field }}
     ... on HoldNotFound {{ holdId }}
-    ... on HoldNotPending {{ holdId status }}
+    ... on HoldNotPending {{ holdId status: holdStatus }}
     ... on HoldExpired {{ holdId }}
     {ERROR_FIELDS}
   }}
@@ -170,7 +178,7 @@ mutation Void($input: VoidHoldInput!) {{
     }}
     ... on InvalidInput {{ field }}
     ... on HoldNotFound {{ holdId }}
-    ... on HoldNotPending {{ holdId status }}
+    ... on HoldNotPending {{ holdId status: holdStatus }}
     ... on HoldExpired {{ holdId }}
     {ERROR_FIELDS}
   }}
@@ -182,14 +190,12 @@ mutation Refund($input: RefundInput!) {{
   refund(input: $input) {{
     __typename
     ... on RefundSuccess {{
-      transactionNumber refundOf amount remaining walletFrom {{ {WALLET_FIELDS} }}
-      transaction {{ number kind amount currency reference metadata
-                     legs {{ wallet {{ id }} amount kind }} }}
-      dryRun replayed
+      transactionNumber refundOf amount remaining walletFrom: wallet {{ {WALLET_FIELDS} }}
+      reference metadata dryRun replayed
     }}
     ... on InvalidInput {{ field }}
-    ... on TransactionNotFound {{ transactionNumber }}
-    ... on RefundExceedsRemaining {{ transactionNumber remaining requested }}
+    ... on TransactionNotFound {{ number: transactionNumber }}
+    ... on RefundExceedsRemaining {{ number: transactionNumber remaining requested }}
     ... on InsufficientFunds {{ walletId balance requested }}
     {ERROR_FIELDS}
   }}
