@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from support.api import Api, api_for, new_token
 from support.ledger_depth import (
     assert_sound,
+    capture,
     create_client,
     create_currency,
     create_wallet,
@@ -19,6 +20,7 @@ from support.ledger_depth import (
     hold,
     legs,
     money,
+    refund,
     resupply,
     snapshot,
     split,
@@ -435,4 +437,31 @@ async def test_ledger_summary_per_currency(
         "totalWithdrawn": "0.000",
     }
     assert {code for code, row in totals.items() if row["wallets"]} == {"USD", "JPY", "KWD"}
+    await assert_sound(app, sql)
+
+
+async def test_every_answer_shows_the_currencys_digits(
+    api: Api, app: Starlette, sql: asyncpg.Connection
+) -> None:
+    # given: three KWD wallets (three decimals)
+    payer = await wallet_in(api, "kwd-payer", "KWD")
+    seller = await wallet_in(api, "kwd-seller", "KWD")
+    fee = await wallet_in(api, "kwd-fee", "KWD")
+    assert (await resupply(api, payer, "10"))["walletBalance"] == "10.000"
+    # when: a split, a refund of it, a hold, a partial capture and a payout
+    paid = await split(api, payer, legs((seller, "1.5"), (fee, "0.25")))
+    back = await refund(api, paid["transactionNumber"], "0.1")
+    placed = await hold(api, payer, seller, "2")
+    captured = await capture(api, placed["hold"]["id"], "0.5")
+    out = await withdraw(api, payer, "1")
+    # then
+    assert (paid["amount"], paid["walletFromBalance"]) == ("1.750", "8.250")
+    assert [leg["amount"] for leg in paid["legs"]] == ["1.500", "0.250"]
+    assert (back["amount"], back["remaining"]) == ("0.100", "1.650")
+    assert (placed["amount"], placed["hold"]["amount"]) == ("2.000", "2.000")
+    assert (placed["walletFrom"]["held"], placed["walletFrom"]["available"]) == ("2.000", "6.350")
+    assert (captured["amount"], captured["hold"]["capturedAmount"]) == ("0.500", "0.500")
+    assert (out["amount"], out["walletBalance"]) == ("1.000", "6.850")
+    assert await money(api, payer) == ("6.850", "0.000", "6.850")
+    assert await money(api, seller) == ("1.900", "0.000", "1.900")
     await assert_sound(app, sql)

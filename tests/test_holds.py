@@ -517,7 +517,7 @@ async def test_capture_before_expiry_succeeds(
     await assert_sound(app, sql)
 
 
-@pytest.mark.parametrize("mutation", ["capture", "partial", "void"])
+@pytest.mark.parametrize("mutation", ["capture", "partial", "void", "dry capture", "dry void"])
 async def test_capture_or_void_at_or_after_expiry_is_hold_expired(
     api: Api, app: Starlette, sql: asyncpg.Connection, pair: Pair, mutation: str
 ) -> None:
@@ -531,8 +531,12 @@ async def test_capture_or_void_at_or_after_expiry_is_hold_expired(
         result = await capture(api, held)
     elif mutation == "partial":
         result = await capture(api, held, "1.00")
-    else:
+    elif mutation == "void":
         result = await void(api, held)
+    elif mutation == "dry capture":
+        result = await capture(api, held, dryRun=True)
+    else:
+        result = await void(api, held, dryRun=True)
     # then
     assert result["__typename"] == "HoldExpired", result
     assert result["holdId"] == held
@@ -799,3 +803,18 @@ async def test_holds_and_debits_racing_on_one_wallet_never_take_available_below_
     assert totals["totalWithdrawn"] == f"{withdrawn:.2f}"
     assert totals["totalBalance"] == f"{Decimal('100.00') - withdrawn:.2f}"
     await assert_sound(app, sql)
+
+
+async def test_wallet_holds_lists_twenty_unless_asked_for_more(api: Api, pair: Pair) -> None:
+    placed = [await hold_id(api, pair.payer, pair.payee, "1.00") for _ in range(25)]
+    data = await api.run(
+        "query($id: ID!) { wallet(id: $id) { all: holds { id } more: holds(first: 25) { id }"
+        " some: holds(first: 3, status: PENDING) { id } none: holds(status: VOIDED) { id } } }",
+        {"id": pair.payer},
+    )
+    listed = data["wallet"]
+    assert len(listed["all"]) == 20
+    assert sorted(int(h["id"]) for h in listed["more"]) == sorted(int(h) for h in placed)
+    assert len(listed["some"]) == 3
+    assert listed["none"] == []
+    assert await money(api, pair.payer) == ("100.00", "25.00", "75.00")

@@ -217,6 +217,27 @@ async def test_a_client_lists_only_transactions_touching_its_wallets(
     assert len(data["transactions"]["edges"]) == total
 
 
+async def test_a_client_sees_its_own_holds_transactions_not_others(
+    world: World, sql: asyncpg.Connection
+) -> None:
+    # given: Alice holds money for Bob (Bob's hold for Carol is already there)
+    own = await hold(world.alice, world.alice_wallet, world.bob_wallet, "2.00")
+    mine = await get_hold(world.alice, own["hold"]["id"])
+    assert mine is not None
+    own_number = mine["transactions"][0]["number"]
+    bobs = await get_hold(world.operator, world.bob_hold)
+    assert bobs is not None
+    bobs_number = bobs["transactions"][0]["number"]
+    # when
+    data = await world.alice.run(TRANSACTIONS, {"filter": {"kind": "HOLD"}})
+    # then
+    assert [edge["node"]["number"] for edge in data["transactions"]["edges"]] == [own_number]
+    assert (await world.alice.run(TRANSACTION, {"n": own_number}))["transaction"]["kind"] == (
+        "HOLD"
+    )
+    assert (await world.alice.run(TRANSACTION, {"n": bobs_number})) == {"transaction": None}
+
+
 async def test_another_clients_transactions_read_as_missing(world: World) -> None:
     held = await get_hold(world.operator, world.bob_hold)
     assert held is not None
