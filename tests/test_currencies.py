@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 from starlette.applications import Starlette
 
-from support.api import Api, api_for, new_token
+from billing.config import Settings
+from support.api import Api, api_for, custom_api, new_token
 from support.ledger_depth import (
     assert_sound,
     capture,
@@ -71,6 +72,19 @@ async def test_create_client_with_a_currency(api: Api, sql: asyncpg.Connection) 
     assert await sql.fetchval("SELECT currency FROM wallets WHERE id = $1", int(wallet_id)) == (
         "JPY"
     )
+
+
+async def test_the_default_currency_is_a_setting(settings: Settings) -> None:
+    # given: a service whose BILLING_DEFAULT_CURRENCY is EUR
+    async with custom_api(settings, default_currency="EUR") as (_, api):
+        # when
+        _, wallet_id = await create_client(api, "european")
+        # then
+        found = await wallet(api, wallet_id)
+        assert found is not None
+        assert (found["currency"], found["balance"]) == ("EUR", "0.00")
+        _, yen = await create_client(api, "still-yen", "JPY")
+        assert (await money(api, yen))[0] == "0"
 
 
 @pytest.mark.parametrize("currency", ["QQQ", "usd", "", "US"])

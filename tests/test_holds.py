@@ -557,9 +557,21 @@ async def test_an_expired_hold_holds_no_money_in_any_read(
     read = await get_hold(api, gone)
     assert read is not None
     assert read["status"] == "EXPIRED"
+    placed = await get_transaction(api, read["transactions"][0]["number"])
+    assert placed is not None
+    assert placed["hold"] == {"id": gone, "status": "EXPIRED"}
     assert [h["id"] for h in await holds_of(api, pair.payer, "PENDING")] == [stays]
     assert [h["id"] for h in await holds_of(api, pair.payer, "EXPIRED")] == [gone]
     assert (await currency_totals(api))["USD"]["totalHeld"] == "10.00"
+    other_reads = await api.run(
+        "query($id: ID!) { wallets(ids: [$id]) { held available }"
+        " wallet(id: $id) { client { wallets { held available } } } }",
+        {"id": pair.payer},
+    )
+    assert other_reads == {
+        "wallets": [{"held": "10.00", "available": "90.00"}],
+        "wallet": {"client": {"wallets": [{"held": "10.00", "available": "90.00"}]}},
+    }
     # and the released money can be spent: all that is available, not a cent more
     assert (await transfer(api, pair.payer, pair.payee, "90.01"))["__typename"] == (
         "InsufficientFunds"
