@@ -830,3 +830,56 @@ async def test_wallet_holds_lists_twenty_unless_asked_for_more(api: Api, pair: P
     assert len(listed["some"]) == 3
     assert listed["none"] == []
     assert await money(api, pair.payer) == ("100.00", "25.00", "75.00")
+
+
+async def test_money_of_an_expired_hold_can_be_held_again(
+    api: Api, app: Starlette, sql: asyncpg.Connection, pair: Pair
+) -> None:
+    # given: 80.00 held by a hold that has expired (no sweep has run)
+    gone = await hold_id(api, pair.payer, pair.payee, "80.00")
+    await expire(sql, gone)
+    # when: 90.00 held again, then captured
+    again = await hold(api, pair.payer, pair.payee, "90.00")
+    # then
+    assert again["__typename"] == "HoldTransferSuccess", again
+    assert (again["walletFrom"]["held"], again["walletFrom"]["available"]) == ("90.00", "10.00")
+    assert (await hold(api, pair.payer, pair.payee, "10.01"))["__typename"] == "InsufficientFunds"
+    assert (await capture(api, again["hold"]["id"]))["__typename"] == "CaptureHoldSuccess"
+    assert await money(api, pair.payer) == ("10.00", "0.00", "10.00")
+    assert await money(api, pair.payee) == ("90.00", "0.00", "90.00")
+    expired = await capture(api, gone)
+    assert (expired["__typename"], expired["holdId"]) == ("HoldExpired", gone)
+    await assert_sound(app, sql)
+
+
+async def test_a_capture_refused_by_the_balance_limit_leaves_the_hold_pending(
+    api: Api, sql: asyncpg.Connection, pair: Pair
+) -> None:
+    # given: a payee just below the limit (written directly: no single amount is that large)
+    held = await hold_id(api, pair.payer, pair.payee, "30.00")
+    await sql.execute(
+        "UPDATE wallets SET balance = 999999999999999990.00 WHERE id = $1", int(pair.payee)
+    )
+    before = await snapshot(sql)
+    # when
+    result = await capture(api, held)
+    # then
+    assert result["__typename"] == "BalanceLimitExceeded", result
+    assert await snapshot(sql) == before
+    read = await get_hold(api, held)
+    assert read is not None
+    assert read["status"] == "PENDING"
+    # and what fits can be captured
+    done = await capture(api, held, "9.99")
+    assert done["__typename"] == "CaptureHoldSuccess", done
+    assert await money(api, pair.payer) == ("90.01", "0.00", "90.01")
+
+
+async def test_a_hold_key_used_again_for_a_capture_is_refused(
+    api: Api, sql: asyncpg.Connection, pair: Pair
+) -> None:
+    placed = await hold(api, pair.payer, pair.payee, "30.00", idempotencyKey="shared")
+    before = await snapshot(sql)
+    result = await capture(api, placed["hold"]["id"], idempotencyKey="shared")
+    assert result["__typename"] == "IdempotencyKeyReused", result
+    assert await snapshot(sql) == before

@@ -164,6 +164,7 @@ mutation Capture($input: CaptureHoldInput!) {{
     ... on HoldNotFound {{ holdId }}
     ... on HoldNotPending {{ holdId status: holdStatus }}
     ... on HoldExpired {{ holdId }}
+    ... on BalanceLimitExceeded {{ walletId limit }}
     {ERROR_FIELDS}
   }}
 }}
