@@ -281,6 +281,32 @@ async def test_hundred_concurrent_refunds_never_exceed_the_transfer(
     await assert_sound(app, sql)
 
 
+async def test_refunds_racing_payments_out_of_the_receiving_wallet_never_overdraw_it(
+    api: Api, app: Starlette, sql: asyncpg.Connection, shop: Shop
+) -> None:
+    # given: the seller received 50.00
+    number = (await transfer(api, shop.buyer, shop.seller, "50.00"))["transactionNumber"]
+    # when: thirty refunds of 1.00 and thirty payments of 1.00 out of the seller's wallet at once
+    results = await asyncio.gather(
+        *(
+            refund(api, number, "1.00") if i % 2 else transfer(api, shop.seller, shop.other, "1.00")
+            for i in range(60)
+        )
+    )
+    # then: exactly fifty fit in the seller's 50.00; the others lacked funds
+    kinds = [r["__typename"] for r in results]
+    assert kinds.count("InsufficientFunds") == 10, kinds
+    assert set(kinds) == {"RefundSuccess", "TransferSuccess", "InsufficientFunds"}, kinds
+    refunded = kinds.count("RefundSuccess")
+    assert await money(api, shop.seller) == ("0.00", "0.00", "0.00")
+    assert (await money(api, shop.buyer))[0] == f"{50 + refunded}.00"
+    assert (await money(api, shop.other))[0] == f"{50 - refunded}.00"
+    original = await get_transaction(api, number)
+    assert original is not None
+    assert original["refundable"] == f"{50 - refunded}.00"
+    await assert_sound(app, sql)
+
+
 # --- split payments ---------------------------------------------------------------------------
 
 
