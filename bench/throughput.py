@@ -9,23 +9,29 @@ BILLING_DATABASE_URL (a database you can spare: it is migrated and 10,000 client
 It seeds 10,000 funded wallets (and an operator token if the API wants one), then measures
 every scenario at 1, 8, 32 and 64 clients (--quick: 1 and 32; 8 s each, --quick 1 s) under:
 
-* pgbench (a): PostgreSQL's own client running the API's own statement for one operation
-  (taken from src/billing/domain/payments.py by tpbench/sql.py; SERIALIZABLE; the wallet gate
-  in the hot-spot and pair scenarios, where the API uses it), prepared, with retries;
+* pgbench (a): PostgreSQL's own client running the API's own posting statement for one
+  operation (taken from src/billing/domain/payments.py and holds.py by tpbench/sql.py, its
+  array parameters written as ARRAY[...] of pgbench variables; SERIALIZABLE; the wallet gate in
+  the hot-spot and pair scenarios, where the API uses it), prepared, with retries;
 * asyncpg (b): the same statements from Python with the API's retry policy, no HTTP/GraphQL;
 * the API: ``billing serve --workers 1`` and ``--workers 2`` in a subprocess, driven by wrk with
   bench/wrk/graphql.lua (or by an httpx process when wrk is missing).
 
 Scenarios: transfers uniform over all wallets, a hot spot of 10 wallets, one pair A<->B both
-ways; resupply; a read of wallet { balance }. The configurations of one concurrency run back to
-back (the API servers wait idle meanwhile), so each ratio compares measurements seconds apart.
+ways; resupply; a read of wallet { balance }; hold + capture, uniform: one operation is a
+holdTransfer and a captureHold of that hold (two API requests, two statements for the baselines;
+its latency is that of both, and the API's CPU is also given per request). The configurations of
+one concurrency run back to back (the API servers wait idle meanwhile), so each ratio compares
+measurements seconds apart.
 After every measurement it checks that money was conserved, and it runs the ledger audit at the
 end. Results: a Markdown table on stdout and in bench/results/throughput.md, and
 bench/results/throughput.json and throughput.png (``--quick`` writes throughput-quick.*). Every
 throughput is also given as a ratio to pgbench.
 
-``--rev REV`` benchmarks the API of src/ as of a git revision instead of the working tree (the
-baselines still run the working tree's statements); ``--help`` lists the other options.
+``--rev REV`` benchmarks src/ as of a git revision instead of the working tree: the API, the
+baselines' statements, the migrations and the audit all come from that revision (it must have
+the posting statements of issue 14; for an older one, run that revision's own bench from a
+worktree of it); ``--help`` lists the other options.
 """
 
 from __future__ import annotations

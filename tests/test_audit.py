@@ -54,28 +54,28 @@ async def test_clean_ledger_passes(app: Starlette, ledger: dict[str, str]) -> No
             "of wallet {ann}: previous balance 105.00 - 30.00 gives 75.00, not 70.00",
         ),
         (
-            "UPDATE transactions SET amount = 60 WHERE kind = 'RESUPPLY' AND amount = 50",
+            "UPDATE transactions SET amount = 60.00 WHERE kind = 'RESUPPLY' AND amount = 50",
             "legs its kind requires",
             "(RESUPPLY of 60.00): 1 leg(s) summing to 50.00",
         ),
         (
             "ALTER TABLE wallets DROP CONSTRAINT ck_wallets_balance_not_negative;"
-            " UPDATE wallets SET balance = -1 WHERE id = {cat}",
+            " UPDATE wallets SET balance = -1.00 WHERE id = {cat}",
             "no balance is negative",
             "wallet {cat}: negative balance -1.00",
         ),
         (
             "UPDATE wallet_operations SET transaction_id = 987654"
             " WHERE id = (SELECT min(id) FROM wallet_operations WHERE wallet_id = {cat})",
-            "belongs to an existing transaction",
+            "links to what exists",
             "of wallet {cat}: transaction 987654 does not exist",
         ),
         (
-            "UPDATE transactions SET amount = 99 WHERE kind = 'RESUPPLY' AND amount = 100;"
-            " UPDATE wallet_operations SET amount = 99, balance_after = 99"
+            "UPDATE transactions SET amount = 99.00 WHERE kind = 'RESUPPLY' AND amount = 100;"
+            " UPDATE wallet_operations SET amount = 99.00, balance_after = 99.00"
             " WHERE amount = 100",
-            "total ever resupplied",
-            "balances total 150.00, but resupplies total 149.00",
+            "resupplied less what was withdrawn",
+            "USD: balances total 150.00, but resupplies 149.00 less withdrawals 0",
         ),
     ],
 )

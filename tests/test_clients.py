@@ -16,7 +16,7 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,17 +26,25 @@ import pytest
 from billing.config import Settings
 from billing_client import (
     BillingClient,
+    CaptureHoldCaptureHoldCaptureHoldSuccess,
+    CaptureHoldCaptureHoldHoldNotPending,
     CreateClientCreateClientCreateClientSuccess,
     ErrorCode,
     GraphQLClientHttpError,
+    HoldStatus,
+    HoldTransferHoldTransferHoldTransferSuccess,
     OperationKind,
+    RefundRefundRefundExceedsRemaining,
+    RefundRefundRefundSuccess,
     ResupplyResupplyBalanceLimitExceeded,
     ResupplyResupplyInvalidInput,
     ResupplyResupplyPermissionDenied,
     ResupplyResupplyResupplySuccess,
+    TransactionFilter,
     TransactionKind,
     TransferTransferInsufficientFunds,
     TransferTransferTransferSuccess,
+    VoidHoldVoidHoldHoldNotPending,
 )
 from billing_client.generated.base_model import UNSET
 from billing_client.scalars import parse_money, serialize_datetime, serialize_money
@@ -366,6 +374,188 @@ async def test_python_client_sends_its_headers_and_gets_typed_refusals(server: L
         assert refused.value.status_code == 401
 
 
+async def test_python_client_holds_captures_part_and_refunds_exactly(
+    server: LiveServer, sql: asyncpg.Connection
+) -> None:
+    async with BillingClient(server.url, headers=bearer(server.token())) as api:
+        # given: a payer with 100.00 and a payee
+        _, payer = await new_wallet(api, "py-hold-payer")
+        _, payee = await new_wallet(api, "py-hold-payee")
+        await api.resupply(payer, Decimal("100.00"))
+        order = {"order": "7", "channel": "web"}
+
+        # when: a dry run of a hold of 30.00, then the hold itself, sent twice with one key (with
+        # an explicit expiresAt: the server's default one differs between the two requests)
+        trial = (
+            await api.hold_transfer(payer, payee, Decimal("30.00"), dry_run=True)
+        ).hold_transfer
+        key = str(uuid.uuid4())
+        expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+
+        async def hold_30() -> HoldTransferHoldTransferHoldTransferSuccess:
+            answer = (
+                await api.hold_transfer(
+                    payer,
+                    payee,
+                    Decimal("30.00"),
+                    expires_at=expires,
+                    reference="order-7",
+                    metadata=order,
+                    idempotency_key=key,
+                )
+            ).hold_transfer
+            assert isinstance(answer, HoldTransferHoldTransferHoldTransferSuccess), answer
+            return answer
+
+        held = await hold_30()
+        replayed = await hold_30()
+        # then: the dry run answered without a hold; the hold reserves 30.00 of the balance
+        assert isinstance(trial, HoldTransferHoldTransferHoldTransferSuccess), trial
+        assert (trial.dry_run, trial.hold) == (True, None)
+        assert held.hold is not None
+        hold_id = held.hold.id
+        assert (held.dry_run, held.replayed, held.amount) == (False, False, Decimal("30.00"))
+        assert (held.hold.status, held.hold.amount, held.hold.currency) == (
+            HoldStatus.PENDING,
+            Decimal("30.00"),
+            "USD",
+        )
+        assert (held.hold.wallet_from_id, held.hold.wallet_to_id) == (payer, payee)
+        assert (held.hold.reference, held.hold.metadata) == ("order-7", order)
+        assert held.hold.expires_at == expires
+        assert (held.wallet_from.balance, held.wallet_from.held, held.wallet_from.available) == (
+            Decimal("100.00"),
+            Decimal("30.00"),
+            Decimal("70.00"),
+        )
+        assert replayed.replayed is True
+        assert replayed.hold is not None
+        assert replayed.hold.id == hold_id
+
+        # when: more than the available balance is spent
+        short = (await api.transfer(payer, payee, Decimal("70.01"))).transfer
+        # then: refused against what is available, not the balance
+        assert isinstance(short, TransferTransferInsufficientFunds), short
+        assert (short.balance, short.available, short.requested) == (
+            Decimal("100.00"),
+            Decimal("70.00"),
+            Decimal("70.01"),
+        )
+
+        # when: 12.50 of the 30.00 is captured; the rest is released
+        captured = (await api.capture_hold(hold_id, amount=Decimal("12.50"))).capture_hold
+        # then
+        assert isinstance(captured, CaptureHoldCaptureHoldCaptureHoldSuccess), captured
+        assert captured.amount == Decimal("12.50")
+        assert (captured.hold.status, captured.hold.amount, captured.hold.captured_amount) == (
+            HoldStatus.CAPTURED,
+            Decimal("30.00"),
+            Decimal("12.50"),
+        )
+        assert captured.hold.resolved_at is not None
+        wallet_from = captured.wallet_from
+        assert (wallet_from.balance, wallet_from.held, wallet_from.available) == (
+            Decimal("87.50"),
+            Decimal("0.00"),
+            Decimal("87.50"),
+        )
+        assert captured.wallet_to is not None
+        assert (captured.wallet_to.balance, captured.wallet_to.available) == (
+            Decimal("12.50"),
+            Decimal("12.50"),
+        )
+        # and a hold resolves once
+        again = (await api.capture_hold(hold_id)).capture_hold
+        assert isinstance(again, CaptureHoldCaptureHoldHoldNotPending), again
+        assert (again.code, again.hold_id, again.hold_status) == (
+            ErrorCode.HOLD_NOT_PENDING,
+            hold_id,
+            "CAPTURED",
+        )
+        voided = (await api.void_hold(hold_id)).void_hold
+        assert isinstance(voided, VoidHoldVoidHoldHoldNotPending), voided
+
+        # when: 5.00 of the capture is refunded, then more than remains, then the rest
+        capture = captured.transaction_number
+        part = (
+            await api.refund(str(capture), amount=Decimal("5.00"), reference="r-1", metadata=order)
+        ).refund
+        too_much = (await api.refund(str(capture), amount=Decimal("7.51"))).refund
+        rest = (await api.refund(str(capture))).refund
+        # then: money goes back exactly, and never more than was captured
+        assert isinstance(part, RefundRefundRefundSuccess), part
+        assert (part.refund_of, part.amount, part.remaining) == (
+            capture,
+            Decimal("5.00"),
+            Decimal("7.50"),
+        )
+        assert part.wallet is not None
+        assert (part.wallet.id, part.wallet.balance, part.wallet.available) == (
+            payer,
+            Decimal("92.50"),
+            Decimal("92.50"),
+        )
+        assert [(leg.wallet_to_id, leg.amount) for leg in part.debited] == [
+            (payee, Decimal("5.00"))
+        ]
+        assert part.debited[0].wallet_to is not None
+        assert part.debited[0].wallet_to.balance == Decimal("7.50")
+        assert isinstance(too_much, RefundRefundRefundExceedsRemaining), too_much
+        assert (too_much.remaining, too_much.requested) == (Decimal("7.50"), Decimal("7.51"))
+        assert isinstance(rest, RefundRefundRefundSuccess), rest
+        assert (rest.amount, rest.remaining) == (Decimal("7.50"), Decimal("0.00"))
+        assert rest.wallet is not None
+        assert rest.wallet.balance == Decimal("100.00")
+
+        # and the reads agree: the hold, the capture with its refunds, both wallets, the ledger
+        hold = (await api.hold(hold_id)).hold
+        assert hold is not None
+        assert (hold.status, hold.captured_amount) == (HoldStatus.CAPTURED, Decimal("12.50"))
+        assert [t.kind for t in hold.transactions] == [
+            TransactionKind.HOLD,
+            TransactionKind.CAPTURE,
+        ]
+        assert hold.transactions[1].number == capture
+        transaction = (await api.transaction(capture)).transaction
+        assert transaction is not None
+        assert (transaction.kind, transaction.amount, transaction.refundable) == (
+            TransactionKind.CAPTURE,
+            Decimal("12.50"),
+            Decimal("0.00"),
+        )
+        assert [(r.number, r.amount) for r in transaction.refunds] == [
+            (part.transaction_number, Decimal("5.00")),
+            (rest.transaction_number, Decimal("7.50")),
+        ]
+        assert transaction.hold is not None
+        assert transaction.hold.id == hold_id
+        wallets = (await api.wallets([payer, payee])).wallets
+        assert [(w.balance, w.held, w.available) if w else None for w in wallets] == [
+            (Decimal("100.00"), Decimal("0.00"), Decimal("100.00")),
+            (Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+        ]
+        tagged = (await api.transactions(TransactionFilter(metadata=order))).transactions
+        assert [(e.node.kind, e.node.amount) for e in tagged.edges] == [
+            (TransactionKind.REFUND, Decimal("5.00")),
+            (TransactionKind.HOLD, Decimal("30.00")),
+        ]
+        summary = (await api.ledger_summary()).ledger_summary
+        assert summary is not None
+        (usd,) = summary.currencies
+        assert (usd.currency, usd.total_balance, usd.total_held) == (
+            "USD",
+            Decimal("100.00"),
+            Decimal("0.00"),
+        )
+
+    # and: the database holds what the client was told
+    rows = await sql.fetch("SELECT id::text, balance, held FROM wallets ORDER BY id")
+    assert [tuple(row) for row in rows] == [
+        (payer, Decimal("100.00"), Decimal("0.00")),
+        (payee, Decimal("0.00"), Decimal("0.00")),
+    ]
+
+
 def test_the_documented_python_example_runs_as_printed(server: LiveServer) -> None:
     page = (ROOT / "docs" / "clients.md").read_text(encoding="utf-8")
     (example,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
@@ -407,7 +597,10 @@ def test_typescript_documents_move_exact_money_against_the_live_service(
                 text("INSERT INTO clients (login, name) VALUES ('ts-full', 'Full') RETURNING id")
             )
             wallet = await conn.execute(
-                text("INSERT INTO wallets (client_id, balance) VALUES (:c, :b) RETURNING id"),
+                text(
+                    "INSERT INTO wallets (client_id, currency, exponent, balance, held)"
+                    " VALUES (:c, 'USD', 2, :b, 0.00) RETURNING id"
+                ),
                 {"c": client.scalar_one(), "b": LARGEST - Decimal("0.30")},
             )
             return str(wallet.scalar_one())
@@ -440,6 +633,14 @@ def test_typescript_documents_move_exact_money_against_the_live_service(
         "afterTransfer": "999999999999999999.00",
     }
     assert seen["walletBalance"] == "1000000000000000.29"
+    assert {k: v for k, v in seen["hold"].items() if k != "ids"} == {
+        "held": ["100.00", "30.00", "70.00"],
+        "captured": "12.50",
+        "afterCapture": ["87.50", "0.00", "87.50"],
+        "refunds": ["5.00", "7.50"],
+        "remaining": "0.00",
+        "after": [["100.00", "0.00", "100.00"], ["0.00", "0.00", "0.00"]],
+    }
     assert seen["unauthenticated"] == 401
 
     # and: the ledger agrees (read with the service's own handle, not through the script)
@@ -450,6 +651,8 @@ def test_typescript_documents_move_exact_money_against_the_live_service(
             rows = await conn.execute(text("SELECT id::text, balance FROM wallets ORDER BY id"))
             return {row[0]: row[1] for row in rows}
 
-    held = server.run(balances())
-    assert held[full] == Decimal("999999999999999999.00")
-    assert sum(held.values()) == Decimal(seen["totalBalance"])
+    stored = server.run(balances())
+    assert stored[full] == Decimal("999999999999999999.00")
+    buyer, seller = seen["hold"]["ids"]
+    assert (stored[buyer], stored[seller]) == (Decimal("100.00"), Decimal("0.00"))
+    assert sum(stored.values()) == Decimal(seen["totalBalance"])

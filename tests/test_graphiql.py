@@ -261,10 +261,19 @@ def operations() -> list[str]:
 
 async def test_the_example_operations_run_in_the_documented_order(api: Api) -> None:
     # given: the example document and variables as the page offers them
-    assert operations() == ["CreateClient", "Resupply", "Transfer", "Client", "Wallet"]
+    assert operations() == [
+        "CreateClient",
+        "Resupply",
+        "Transfer",
+        "Client",
+        "Wallet",
+        "HoldTransfer",
+        "CaptureHold",
+        "Refund",
+    ]
     variables: dict[str, Any] = json.loads(example_variables())
 
-    async def run(name: str, **changes: str) -> dict[str, Any]:
+    async def run(name: str, **changes: str | None) -> dict[str, Any]:
         body = {
             "query": example_document(),
             "operationName": name,
@@ -293,6 +302,47 @@ async def test_the_example_operations_run_in_the_documented_order(api: Api) -> N
     assert transfer["walletFromBalance"] == "400.50"
     assert client["wallets"] == [{"id": "1", "balance": "400.50"}]
     assert [e["node"]["kind"] for e in wallet["operations"]["edges"]] == [
+        "TRANSFER_OUT",
+        "RESUPPLY",
+    ]
+    assert (wallet["balance"], wallet["held"], wallet["available"]) == ("400.50", "0.00", "400.50")
+
+    # when: the hold, its capture and a refund, as the comment says (pasting the capture's
+    # transactionNumber into the variables)
+    hold = (await run("HoldTransfer"))["holdTransfer"]
+    capture = (await run("CaptureHold"))["captureHold"]
+    number = capture.get("transactionNumber")
+    refund = (await run("Refund", transactionNumber=number))["refund"]
+    again = (await run("Refund", transactionNumber=number, refundAmount=None))["refund"]
+    after = (await run("Wallet"))["wallet"]
+    # then: 50.00 held, 30.00 of it captured and the rest released, 10.00 and then the
+    # remaining 20.00 refunded
+    assert hold["__typename"] == "HoldTransferSuccess", hold
+    assert hold["hold"]["id"] == variables["holdId"]
+    assert hold["walletFrom"] == {
+        "id": "1",
+        "balance": "400.50",
+        "held": "50.00",
+        "available": "350.50",
+    }
+    assert capture["__typename"] == "CaptureHoldSuccess", capture
+    assert capture["hold"] == {"id": "1", "status": "CAPTURED", "capturedAmount": "30.00"}
+    assert capture["walletFrom"] == {
+        "id": "1",
+        "balance": "370.50",
+        "held": "0.00",
+        "available": "370.50",
+    }
+    assert capture["walletTo"] == {"id": "2", "balance": "130.00"}
+    assert refund["__typename"] == "RefundSuccess", refund
+    assert (refund["amount"], refund["remaining"]) == ("10.00", "20.00")
+    assert refund["wallet"] == {"id": "1", "balance": "380.50", "available": "380.50"}
+    assert (again["amount"], again["remaining"]) == ("20.00", "0.00")
+    assert (after["balance"], after["held"], after["available"]) == ("400.50", "0.00", "400.50")
+    assert [e["node"]["kind"] for e in after["operations"]["edges"]] == [
+        "REFUND_IN",
+        "REFUND_IN",
+        "CAPTURE_OUT",
         "TRANSFER_OUT",
         "RESUPPLY",
     ]
@@ -405,6 +455,8 @@ def test_graphiql_runs_create_client_in_a_browser_offline(
                 assert token not in page.url
                 # when: the run button is pressed and CreateClient picked from its menu
                 run.click()
+                # (the menu offers every example operation, the hold and refund ones too)
+                expect(page.get_by_role("menuitem", name="Refund")).to_be_visible()
                 page.get_by_role("menuitem", name="CreateClient").click()
                 # then: the result pane shows the new client
                 result = page.locator(".result-window")

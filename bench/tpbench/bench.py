@@ -37,6 +37,7 @@ from tpbench.common import (
     Result,
     Scenario,
     Wallets,
+    not_failed,
 )
 from tpbench.database import Monitor, dsn
 
@@ -229,6 +230,7 @@ class Bench:
                 notes.append(f"the API gave up (TryAgain) {gave_up} time(s) by its log")
         check = await self.monitor.check(since)
         ok = measured.counts.get(SUCCESS[scenario.kind], 0)
+        fine = sum(measured.counts.get(k, 0) for k in not_failed(scenario.kind))
         if scenario.kind != "read" and check.committed < ok:
             notes.append(f"only {check.committed} transactions committed for {ok} successes")
         if not check.conserved:
@@ -242,7 +244,7 @@ class Bench:
             clients=clients,
             seconds=round(measured.seconds, 3),
             ok=ok,
-            failed=measured.requests - ok + measured.socket_errors,
+            failed=measured.requests - fine + measured.socket_errors,
             throughput=ok / seconds,
             p50_ms=measured.p50_ms,
             p95_ms=measured.p95_ms,
@@ -254,6 +256,7 @@ class Bench:
             conserved=check.conserved,
             generator_cpu_pct=100 * measured.generator_cpu_s / seconds,
             server_cpu_pct=100 * server_cpu / seconds if server else None,
+            server_cpu_ms_per_op=1000 * server_cpu / ok if server and ok else None,
             machine_cpu_pct=100 * busy / elapsed if elapsed > 0 else 0.0,
             notes=notes,
         )
@@ -262,6 +265,8 @@ class Bench:
         self.results.append(result)
         done = len(self.results)
         server_part = f" api {result.server_cpu_pct:.0f}%" if server else ""
+        if result.server_cpu_ms_per_op is not None:
+            server_part += f" {result.server_cpu_ms_per_op:.2f} ms/op"
         say(
             f"[{done:>3}/{self.total} {time.perf_counter() - self.started:5.0f} s]"
             f" {scenario.name:<16} {config:<8} c={clients:<3}"

@@ -15,16 +15,28 @@ from typing import Literal
 BENCH_DIR = Path(__file__).resolve().parent.parent
 # Set by bench/throughput.py --rev for the run it restarts: "<exported directory>|<commit>".
 SNAPSHOT_ENV = "BILLING_BENCH_SNAPSHOT"
-AMOUNT = "1.00"  # every transfer and resupply moves this much
+AMOUNT = "1.00"  # every transfer, resupply and hold moves (or reserves) this much
 SEED_BALANCE = "1000000.00"  # each wallet's opening balance: ample for any run's random walk
 HOT_WALLETS = 10
 
-Kind = Literal["transfer", "resupply", "read"]
+Kind = Literal["transfer", "resupply", "read", "hold-capture"]
+KINDS: tuple[Kind, ...] = ("transfer", "resupply", "read", "hold-capture")
+# The outcome of a successful operation: what throughput counts.
 SUCCESS: dict[Kind, str] = {
     "transfer": "TransferSuccess",
     "resupply": "ResupplySuccess",
     "read": "Wallet",
+    "hold-capture": "CaptureHoldSuccess",
 }
+# Outcomes of the steps before the last of an operation of several requests: no failures.
+STEPS: dict[Kind, tuple[str, ...]] = {"hold-capture": ("HoldTransferSuccess",)}
+# API requests per operation ("hold-capture": holdTransfer, then captureHold of that hold).
+REQUESTS: dict[Kind, int] = {"hold-capture": 2}
+
+
+def not_failed(kind: Kind) -> frozenset[str]:
+    """The outcomes that are no failure: the success, and the steps leading to it."""
+    return frozenset((SUCCESS[kind], *STEPS.get(kind, ())))
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("transfer-pair", "transfer, one pair A<->B both ways", "transfer", "pair"),
     Scenario("resupply", "resupply, uniform over all wallets", "resupply", "all"),
     Scenario("read", "read wallet { balance }, uniform", "read", "all"),
+    Scenario(
+        "hold-capture",
+        "hold + capture (2 requests), uniform over all wallets",
+        "hold-capture",
+        "all",
+    ),
 )
 
 
@@ -121,6 +139,7 @@ class Result:
     conserved: bool  # money conservation held after the run
     generator_cpu_pct: float  # load generator, % of one core
     server_cpu_pct: float | None  # API processes, % of one core
+    server_cpu_ms_per_op: float | None  # API processes' CPU per successful operation
     machine_cpu_pct: float  # all cores busy, % of the machine
     ratio_to_pgbench: float | None = None
     notes: list[str] = field(default_factory=list)

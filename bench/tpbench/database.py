@@ -22,38 +22,54 @@ INSERT INTO clients (login, name)
 SELECT $1 || i, 'Bench client ' || i FROM generate_series(1, $2::int) AS i
 """
 SEED_WALLETS = """
-INSERT INTO wallets (client_id, balance)
-SELECT id, $2::numeric FROM clients WHERE login LIKE $1 || '%' ORDER BY id
+INSERT INTO wallets (client_id, currency, exponent, balance, held)
+SELECT c.id, cur.code, cur.exponent, round($2::numeric, cur.exponent), round(0, cur.exponent)
+FROM clients AS c, currencies AS cur
+WHERE c.login LIKE $1 || '%' AND cur.code = $3
+ORDER BY c.id
 RETURNING id
 """
 # Each opening balance is a RESUPPLY with its one leg, so the ledger audits clean from the start.
 SEED_LEDGER = """
 WITH tx AS (
-  INSERT INTO transactions (number, kind, amount, reference)
-  SELECT gen_random_uuid(), 'RESUPPLY', $3::numeric, 'bench opening balance ' || w
-  FROM generate_series($1::bigint, $2::bigint) AS w
-  RETURNING id, reference
+  INSERT INTO transactions (number, kind, currency, amount, reference, parties)
+  SELECT gen_random_uuid(), 'RESUPPLY', w.currency, w.balance, 'bench opening balance ' || w.id,
+         ARRAY[w.client_id]
+  FROM wallets AS w WHERE w.id BETWEEN $1 AND $2
+  RETURNING id, amount, reference
 )
 INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)
-SELECT id, split_part(reference, ' ', 4)::bigint, $3::numeric, $3::numeric FROM tx
+SELECT id, split_part(reference, ' ', 4)::bigint, amount, amount FROM tx
 """
 
-# One snapshot: conservation (every balance comes from a resupply), no negative balance, and the
-# legs of every transaction written since ``$1``.
+# One snapshot: conservation (every balance comes from a resupply, less what was withdrawn),
+# no negative balance, what wallets hold is their pending holds and no more than their balance,
+# and the legs of every transaction written since ``$1`` are those of its kind.
 CHECK = """
 SELECT
   (SELECT coalesce(sum(balance), 0) FROM wallets) AS balances,
-  (SELECT coalesce(sum(amount), 0) FROM transactions WHERE kind = 'RESUPPLY') AS resupplied,
+  (SELECT coalesce(sum(amount) FILTER (WHERE kind = 'RESUPPLY'), 0)
+          - coalesce(sum(amount) FILTER (WHERE kind = 'WITHDRAWAL'), 0)
+   FROM transactions) AS resupplied,
   (SELECT count(*) FROM wallets WHERE balance < 0) AS negative,
+  (SELECT count(*) FROM wallets AS w
+   LEFT JOIN (SELECT wallet_from_id, sum(amount) AS total FROM holds WHERE status = 'PENDING'
+              GROUP BY wallet_from_id) AS p ON p.wallet_from_id = w.id
+   WHERE w.held <> coalesce(p.total, 0) OR w.held > w.balance) AS misheld,
   (SELECT count(*) FROM transactions WHERE id > $1) AS committed,
   (SELECT count(*) FROM (
      SELECT t.id FROM transactions t LEFT JOIN wallet_operations o ON o.transaction_id = t.id
      WHERE t.id > $1
      GROUP BY t.id
-     HAVING (t.kind = 'TRANSFER' AND (count(o.id) <> 2 OR coalesce(sum(o.amount), 0) <> 0
-                                      OR max(o.amount) <> t.amount))
-         OR (t.kind = 'RESUPPLY' AND (count(o.id) <> 1
-                                      OR coalesce(sum(o.amount), 0) <> t.amount))
+     HAVING CASE t.kind
+       WHEN 'RESUPPLY' THEN count(o.id) <> 1 OR coalesce(sum(o.amount), 0) <> t.amount
+       WHEN 'HOLD' THEN count(o.id) <> 0 OR t.hold_id IS NULL
+       WHEN 'TRANSFER' THEN count(o.id) <> 2 OR coalesce(sum(o.amount), 0) <> 0
+                            OR max(o.amount) <> t.amount
+       WHEN 'CAPTURE' THEN count(o.id) <> 2 OR coalesce(sum(o.amount), 0) <> 0
+                           OR max(o.amount) <> t.amount OR t.hold_id IS NULL
+       ELSE true  -- no scenario writes anything else
+     END
   ) AS bad) AS broken
 """
 
@@ -70,11 +86,16 @@ async def prepare(url: str, wallets: int) -> Wallets:
         prefix = f"bench-{secrets.token_hex(4)}-"
         async with conn.transaction():
             await conn.execute(SEED_CLIENTS, prefix, wallets)
-            ids = [r["id"] for r in await conn.fetch(SEED_WALLETS, prefix, money(SEED_BALANCE))]
+            seeded = await conn.fetch(
+                SEED_WALLETS, prefix, money(SEED_BALANCE), Settings().default_currency
+            )
+            ids = [r["id"] for r in seeded]
+            if not ids:
+                raise RuntimeError(f"no currency {Settings().default_currency} to seed wallets in")
             first, last = min(ids), max(ids)
             if last - first + 1 != wallets:
                 raise RuntimeError("the seeded wallet ids are not contiguous; use an idle database")
-            await conn.execute(SEED_LEDGER, first, last, money(SEED_BALANCE))
+            await conn.execute(SEED_LEDGER, first, last)
         await conn.execute("ANALYZE")
         await conn.execute("CHECKPOINT")
         return Wallets(first=first, count=wallets)
@@ -125,9 +146,13 @@ class Monitor:
         resupplied: Decimal = row["resupplied"]
         problems = []
         if balances != resupplied:
-            problems.append(f"balances total {balances}, resupplies total {resupplied}")
+            problems.append(
+                f"balances total {balances}, resupplies less withdrawals total {resupplied}"
+            )
         if row["negative"]:
             problems.append(f"{row['negative']} negative balance(s)")
+        if row["misheld"]:
+            problems.append(f"{row['misheld']} wallet(s) holding other than their pending holds")
         if row["broken"]:
             problems.append(f"{row['broken']} transaction(s) with wrong legs")
         return Check(

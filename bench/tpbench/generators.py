@@ -79,7 +79,8 @@ async def pgbench(
         f"--define=lo={job.wallets.first}",
         f"--define=hi={job.wallets.last}",
         f"--define=amount={AMOUNT}",
-        f"--define=ceiling={sql.ceiling(AMOUNT)}",
+        f"--define=debit=-{AMOUNT}",
+        f"--define=expires={sql.hold_expiry().isoformat()}",
         f"--define=gate={int(job.gated)}",
         f"--random-seed={job.seed}",
         "--log",
@@ -176,7 +177,8 @@ async def wrk(job: Job, *, binary: str, url: str, scratch: Path, headers: list[s
     data = json.loads(found.group(1))
     errors = data["errors"]
     socket_errors = sum(errors[k] for k in ("connect", "read", "write", "timeout"))
-    latency = data["latency_us"]
+    # An operation of several requests (hold-capture): the script times each one itself.
+    latency = data.get("operation_us") or data["latency_us"]
     return Load(
         requests=int(data["requests"]),
         seconds=data["duration_us"] / 1e6,

@@ -1,7 +1,8 @@
 """Fallback load generator when ``wrk`` is not installed: httpx, asyncio, a process of its own.
 
 Run as ``python -m tpbench.httpload ...`` with ``bench/`` on the path; prints one JSON object.
-It makes the same requests as bench/wrk/graphql.lua and classifies answers the same way. It is
+It makes the same requests as bench/wrk/graphql.lua and classifies answers the same way (a
+hold-capture: each client captures the hold it just made; the latency is that of both). It is
 far more expensive per request than wrk, so its CPU use (reported) competes with the server's.
 """
 
@@ -19,24 +20,41 @@ from dataclasses import asdict
 
 import httpx
 
-from tpbench.common import AMOUNT, Kind, Load, percentile
+from tpbench.common import AMOUNT, KINDS, Kind, Load, percentile
 
 TRANSFER = "mutation($i: TransferInput!) { transfer(input: $i) { __typename } }"
 RESUPPLY = "mutation($i: ResupplyInput!) { resupply(input: $i) { __typename } }"
 READ = "query($id: ID!) { wallet(id: $id) { balance } }"
+HOLD = (
+    "mutation($i: HoldTransferInput!) { holdTransfer(input: $i) { __typename"
+    " ... on HoldTransferSuccess { hold { id reference } } } }"
+)
+CAPTURE = (
+    "mutation($i: CaptureHoldInput!) { captureHold(input: $i) { __typename"
+    " ... on CaptureHoldSuccess { hold { id } } } }"
+)
 TYPENAME = re.compile(rb'"__typename":\s*"(\w+)"')
+HOLD_ID = re.compile(rb'"id":\s*"(\d+)"')
+
+
+def two_wallets(first: int, count: int, rng: random.Random) -> tuple[str, str]:
+    a = rng.randrange(count)
+    b = rng.randrange(count - 1)
+    if b >= a:
+        b += 1
+    return str(first + a), str(first + b)
 
 
 def body_for(kind: Kind, first: int, count: int, rng: random.Random, amount: str) -> bytes:
-    if kind == "transfer":
-        a = rng.randrange(count)
-        b = rng.randrange(count - 1)
-        if b >= a:
-            b += 1
-        variables: dict[str, object] = {
-            "i": {"walletFromId": str(first + a), "walletToId": str(first + b), "amount": amount}
-        }
+    """The request of one operation; for hold-capture, its hold (see ``capture_body``)."""
+    if kind in ("transfer", "hold-capture"):
+        a, b = two_wallets(first, count, rng)
+        given = {"walletFromId": a, "walletToId": b, "amount": amount}
         doc = TRANSFER
+        if kind == "hold-capture":
+            given["reference"] = f"httpx-{rng.getrandbits(48):x}"
+            doc = HOLD
+        variables: dict[str, object] = {"i": given}
     elif kind == "resupply":
         variables = {"i": {"walletId": str(first + rng.randrange(count)), "amount": amount}}
         doc = RESUPPLY
@@ -44,6 +62,15 @@ def body_for(kind: Kind, first: int, count: int, rng: random.Random, amount: str
         variables = {"id": str(first + rng.randrange(count))}
         doc = READ
     return json.dumps({"query": doc, "variables": variables}).encode()
+
+
+def capture_body(answer: bytes) -> bytes | None:
+    """The capture of the hold a successful holdTransfer answered with; None if it failed."""
+    found = HOLD_ID.search(answer)
+    if found is None:
+        return None
+    variables = {"i": {"holdId": found.group(1).decode()}}
+    return json.dumps({"query": CAPTURE, "variables": variables}).encode()
 
 
 def classify(kind: Kind, status: int, body: bytes) -> str:
@@ -76,21 +103,28 @@ async def run(args: argparse.Namespace) -> Load:
             nonlocal socket_errors
             rng = random.Random(args.seed * 1000 + n)  # load, not secrets
             while loop.time() < stop_at:
-                body = body_for(args.kind, args.first, args.count, rng, args.amount)
+                body: bytes | None = body_for(args.kind, args.first, args.count, rng, args.amount)
                 t0 = loop.time()
-                try:
-                    response = await http.post(args.url, content=body)
-                except httpx.HTTPError:
-                    socket_errors += 1
-                    continue
-                latencies.append(loop.time() - t0)
-                outcomes[classify(args.kind, response.status_code, response.content)] += 1
+                lost = False
+                while body is not None:  # hold-capture: the capture follows its hold
+                    try:
+                        response = await http.post(args.url, content=body)
+                    except httpx.HTTPError:
+                        socket_errors += 1
+                        lost = True
+                        break
+                    outcome = classify(args.kind, response.status_code, response.content)
+                    outcomes[outcome] += 1
+                    answer = response.content
+                    body = capture_body(answer) if outcome == "HoldTransferSuccess" else None
+                if not lost:
+                    latencies.append(loop.time() - t0)
 
         await asyncio.gather(*(worker(n) for n in range(args.clients)))
         seconds = loop.time() - started
     ms = sorted(t * 1000 for t in latencies)
     return Load(
-        requests=len(ms),
+        requests=sum(outcomes.values()),
         seconds=seconds,
         counts=dict(outcomes),
         p50_ms=percentile(ms, 50),
@@ -105,7 +139,7 @@ async def run(args: argparse.Namespace) -> Load:
 def main() -> None:
     parser = argparse.ArgumentParser(description="httpx load generator for the GraphQL API")
     parser.add_argument("--url", required=True)
-    parser.add_argument("--kind", choices=["transfer", "resupply", "read"], required=True)
+    parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--first", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--clients", type=int, required=True)

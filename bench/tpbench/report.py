@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tpbench.common import SCENARIOS, SUCCESS, Result
+from tpbench.common import REQUESTS, SCENARIOS, Result, not_failed
 
 CONFIG_LABELS = {
     "pgbench": "pgbench (a)",
@@ -57,8 +57,8 @@ def ordered(results: Sequence[Result]) -> list[Result]:
 def _failed(result: Result) -> str:
     if not result.failed:
         return "0"
-    success = {SUCCESS[s.kind] for s in SCENARIOS if s.name == result.scenario}
-    parts = [f"{k} {v}" for k, v in sorted(result.outcomes.items()) if k not in success]
+    kind = next(s.kind for s in SCENARIOS if s.name == result.scenario)
+    parts = [f"{k} {v}" for k, v in sorted(result.outcomes.items()) if k not in not_failed(kind)]
     return f"{result.failed} ({', '.join(parts)})" if parts else str(result.failed)
 
 
@@ -68,6 +68,18 @@ def _pct(value: float | None) -> str:
 
 def _cpu(value: float | None) -> str:
     return "" if value is None else f"{value:.0f} %"
+
+
+def _cpu_per_op(result: Result) -> str:
+    """The API's CPU per successful operation and, for several requests each, per request."""
+    if result.server_cpu_ms_per_op is None:
+        return ""
+    kind = next(s.kind for s in SCENARIOS if s.name == result.scenario)
+    requests = REQUESTS.get(kind, 1)
+    text = f"{result.server_cpu_ms_per_op:.2f}"
+    if requests > 1:
+        text += f" ({result.server_cpu_ms_per_op / requests:.2f}/request)"
+    return text
 
 
 def headlines(results: Sequence[Result]) -> list[str]:
@@ -84,6 +96,20 @@ def headlines(results: Sequence[Result]) -> list[str]:
         lines.append(
             f"- Uniform transfers, {HEADLINE_CLIENTS} clients, API with 2 workers:"
             f" **{api.throughput:,.0f}/s**{versus}; API p99 **{api.p99_ms:.1f} ms**,"
+            f" API CPU {_cpu_per_op(api)} ms per transfer, failed {api.failed}."
+        )
+    api = find(results, "hold-capture", "api-2w", HEADLINE_CLIENTS)
+    base = find(results, "hold-capture", "pgbench", HEADLINE_CLIENTS)
+    if api is not None:
+        versus = (
+            f" = **{_pct(api.ratio_to_pgbench)} of pgbench** ({base.throughput:,.0f}/s)"
+            if base is not None and api.ratio_to_pgbench is not None
+            else ""
+        )
+        lines.append(
+            f"- Hold + capture, {HEADLINE_CLIENTS} clients, API with 2 workers:"
+            f" **{api.throughput:,.0f} holds captured/s**{versus}; p99 of both requests"
+            f" {api.p99_ms:.1f} ms; API CPU {_cpu_per_op(api)} ms per hold + capture,"
             f" failed {api.failed}."
         )
     for scenario in ("transfer-hot", "transfer-pair"):
@@ -118,7 +144,10 @@ def markdown(results: Sequence[Result], meta: dict[str, Any]) -> str:
         " typed errors (TryAgain included), HTTP errors and socket errors. *retries*:"
         " serialization failures retried (pgbench and asyncpg count their own; for the API, the"
         " server's 'retrying transaction' log lines). CPU: % of one core for the load generator"
-        " and for the API processes; the whole machine's busy share last.",
+        " and for the API processes; the whole machine's busy share last. *API CPU ms/op*: the"
+        " API processes' CPU time per successful operation. *hold-capture*: one operation is"
+        " a holdTransfer and then a captureHold of that hold (two requests; two statements for"
+        " the baselines); its latencies are those of both.",
         "",
     ]
     if meta.get("aborted"):
@@ -130,15 +159,15 @@ def markdown(results: Sequence[Result], meta: dict[str, Any]) -> str:
         "## Results",
         "",
         "| scenario | config | clients | ops/s | vs pgbench | p50 ms | p95 ms | p99 ms"
-        " | failed | retries | generator CPU | API CPU | machine CPU |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        " | failed | retries | generator CPU | API CPU | API CPU ms/op | machine CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in ordered(results):
         out.append(
             f"| {r.scenario} | {label(r.config)} | {r.clients} | {r.throughput:,.0f}"
             f" | {_pct(r.ratio_to_pgbench)} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.p99_ms:.2f}"
             f" | {_failed(r)} | {r.retries} | {_cpu(r.generator_cpu_pct)}"
-            f" | {_cpu(r.server_cpu_pct)} | {_cpu(r.machine_cpu_pct)} |"
+            f" | {_cpu(r.server_cpu_pct)} | {_cpu_per_op(r)} | {_cpu(r.machine_cpu_pct)} |"
         )
     out.append("")
     broken = [r for r in results if not r.conserved]

@@ -20,6 +20,8 @@ const config: CodegenConfig = {
           Money: "string",
           DateTime: "string",
           UUID: "string",
+          // Your own labels: a JSON object of string values (at most 50 keys).
+          Metadata: "Record<string, string>",
         },
       },
     },

@@ -7,8 +7,9 @@ An error is a class, and the class says everything the APIs tell a caller about 
 * ``status`` is the HTTP status the REST adapter answers it with, and ``retry_after`` whether
   that answer tells the caller to retry shortly;
 * its dataclass fields are the details it carries, each of one kind: ``int`` the id of an
-  object, ``Decimal`` an amount of money, ``str`` text. A field made with ``detail()`` carries a
-  description; one made with ``internal()`` only helps to word the message.
+  object, ``Decimal`` an amount of money, ``str`` text, ``uuid.UUID`` a transaction's number.
+  A field made with ``detail()`` carries a description; one made with ``internal()`` only
+  helps to word the message.
 * its ``message`` property words it for people.
 
 The GraphQL error types, the REST answers and the OpenAPI document are built from ``CATALOG``.
@@ -23,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
 CATALOG: list[type[OperationError]] = []
-KINDS = (int, Decimal, str)
+KINDS = (int, Decimal, str, uuid.UUID)
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ class TransactionNotFound(OperationError):
     changed."""
 
     status = 404
-    transaction_number: str
+    transaction_number: uuid.UUID
 
     @property
     def message(self) -> str:
@@ -256,7 +258,7 @@ class RefundExceedsRemaining(OperationError):
     changed."""
 
     status = 409
-    transaction_number: str
+    transaction_number: uuid.UUID
     remaining: Decimal = detail("What may still be refunded.")
     requested: Decimal = detail("The refund asked for.")
 

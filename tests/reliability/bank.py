@@ -1,15 +1,19 @@
 """Bank test with faults: money is never created, destroyed or moved twice.
 
 The real service (`billing serve --workers 2`) runs as a subprocess on a PostgreSQL that this
-harness starts in a temporary directory. Workers move money between wallets over HTTP, each
-transfer with its own idempotency key, retried with that key until its outcome is definite.
-Readers check that every consistent snapshot of all balances sums to the starting total. A
+harness starts in a temporary directory. Workers move money between wallets over HTTP: transfers,
+split payments, holds that other workers capture (all or part) or void, often several racing for
+the same hold, and refunds (all or part) of what was paid. Every request has its own idempotency
+key and is retried with that key until its outcome is definite. Readers check that every
+consistent snapshot of all balances sums to the starting total and that no wallet's holds exceed
+its balance. A
 nemesis meanwhile kills or pauses API workers, terminates the API's database sessions, restarts
 PostgreSQL (fast and immediate), makes commit acknowledgements get lost, and, on the network
 between the API and PostgreSQL (a TCP relay), stops every packet for longer than the API's
-request bounds (a blackhole) or cuts every connection. At the end every
-acknowledged transfer must be in the ledger exactly once, the ledger must audit clean, and no
-request may have been answered with HTTP 500.
+request bounds (a blackhole) or cuts every connection. At the end every acknowledged request
+must be in the ledger exactly once (and nothing unacknowledged), every hold resolved at most once
+and exactly as acknowledged, no transaction refunded above its amount, the ledger must audit
+clean, and no request may have been answered with HTTP 500.
 
     python tests/reliability/bank.py --duration 600            # the long run
 """
@@ -54,8 +58,8 @@ if not __package__:  # run as a script: python tests/reliability/bank.py
 from support.relay import RelayControl, relay_to
 from support.serve import free_port, interrupt
 
-# Its own document: it reads `replayed` and `transactionNumber` to count replays and check
-# the ledger.
+# Its own documents: they read `replayed` and what identifies the result in the ledger (its
+# transaction number, the hold's id) to count replays and check the ledger.
 TRANSFER = """
 mutation($i: TransferInput!) {
   transfer(input: $i) {
@@ -64,9 +68,66 @@ mutation($i: TransferInput!) {
   }
 }
 """
-SNAPSHOT = """
-query($ids: [ID!]!) { wallets(ids: $ids) { balance } ledgerSummary { totalBalance } }
+SPLIT = """
+mutation($i: SplitTransferInput!) {
+  splitTransfer(input: $i) {
+    __typename
+    ... on SplitTransferSuccess { transactionNumber amount replayed }
+  }
+}
 """
+HOLD = """
+mutation($i: HoldTransferInput!) {
+  holdTransfer(input: $i) {
+    __typename
+    ... on HoldTransferSuccess { hold { id amount } replayed }
+  }
+}
+"""
+CAPTURE = """
+mutation($i: CaptureHoldInput!) {
+  captureHold(input: $i) {
+    __typename
+    ... on CaptureHoldSuccess { transactionNumber amount hold { id } replayed }
+    ... on HoldNotPending { holdStatus }
+  }
+}
+"""
+VOID = """
+mutation($i: VoidHoldInput!) {
+  voidHold(input: $i) {
+    __typename
+    ... on VoidHoldSuccess { hold { id } replayed }
+    ... on HoldNotPending { holdStatus }
+  }
+}
+"""
+REFUND = """
+mutation($i: RefundInput!) {
+  refund(input: $i) {
+    __typename
+    ... on RefundSuccess { transactionNumber amount replayed }
+  }
+}
+"""
+SNAPSHOT = """
+query($ids: [ID!]!) {
+  wallets(ids: $ids) { balance held available } ledgerSummary { totalBalance }
+}
+"""
+# Per operation: its document, the answers that settle it, and what of a success identifies it
+# in the ledger (the kind of transaction it records, and its number or the hold's id).
+OPERATIONS: dict[str, tuple[str, frozenset[str]]] = {
+    "transfer": (TRANSFER, frozenset({"TransferSuccess", "InsufficientFunds"})),
+    "splitTransfer": (SPLIT, frozenset({"SplitTransferSuccess", "InsufficientFunds"})),
+    "holdTransfer": (HOLD, frozenset({"HoldTransferSuccess", "InsufficientFunds"})),
+    "captureHold": (CAPTURE, frozenset({"CaptureHoldSuccess", "HoldNotPending"})),
+    "voidHold": (VOID, frozenset({"VoidHoldSuccess", "HoldNotPending"})),
+    "refund": (
+        REFUND,
+        frozenset({"RefundSuccess", "RefundExceedsRemaining", "InsufficientFunds"}),
+    ),
+}
 FAULTS = (
     "kill_worker",
     "terminate_backends",
@@ -81,7 +142,6 @@ FAULTS = (
 WRITE_TIMEOUT = 3.0
 READ_TIMEOUT = 2.0
 BLACKHOLE = WRITE_TIMEOUT + 1.5
-DEFINITE = {"TransferSuccess", "InsufficientFunds"}
 RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
 
 
@@ -98,23 +158,26 @@ class Config:
 
 @dataclass
 class Report:
-    transfers: Counter[str] = field(default_factory=Counter)  # definite outcomes
+    outcomes: Counter[str] = field(default_factory=Counter)  # "operation: answer", definite
     attempts: Counter[str] = field(default_factory=Counter)  # every answer, by kind
     faults: Counter[str] = field(default_factory=Counter)
     reads: int = 0
     wrong_reads: list[str] = field(default_factory=list)
     http_500: int = 0
     unresolved: int = 0
-    acknowledged: dict[str, str] = field(default_factory=dict)  # key -> transaction number
+    # key -> what its success recorded: (transaction kind, transaction number or hold id)
+    acknowledged: dict[str, tuple[str, str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     drift: Decimal = Decimal(0)
     seconds: float = 0.0
 
+    def count(self, operation: str, answer: str) -> int:
+        return self.outcomes[f"{operation}: {answer}"]
+
     def table(self) -> str:
         rows = [
-            ("transfers acknowledged", self.transfers["TransferSuccess"]),
-            ("transfers refused (insufficient funds)", self.transfers["InsufficientFunds"]),
-            ("transfers never resolved", self.unresolved),
+            *((f"settled {k}", v) for k, v in sorted(self.outcomes.items())),
+            ("requests never settled", self.unresolved),
             *((f"answers: {k}", v) for k, v in sorted(self.attempts.items())),
             *((f"faults: {k}", v) for k, v in sorted(self.faults.items())),
             ("snapshot reads (each summed to the total)", self.reads),
@@ -132,6 +195,10 @@ class Report:
     @property
     def ok(self) -> bool:
         return not (self.problems or self.wrong_reads or self.http_500 or self.unresolved)
+
+
+def cents(count: int) -> str:
+    return f"{Decimal(count).scaleb(-2):.2f}"
 
 
 class Postgres:
@@ -253,6 +320,10 @@ class Bank:
         self.report = Report()
         self.wallets: list[str] = []
         self.total = Decimal(0)
+        self.pending: dict[str, Decimal] = {}  # hold id -> amount, for holds not yet settled
+        self.refundable: list[str] = []  # numbers of acknowledged payments
+        self.captured: dict[str, str] = {}  # capture's transaction number -> its hold
+        self.resolutions: Counter[str] = Counter()  # hold id -> captures and voids acknowledged
         self.http = httpx.AsyncClient(
             base_url=base,
             headers={"Authorization": f"Bearer {token}"},
@@ -278,22 +349,16 @@ class Bank:
             self.wallets.append(wallet)
         self.total = self.config.opening * self.config.wallets
 
-    async def transfer(self, rng: random.Random) -> None:
-        """One transfer, retried with its key until the outcome is definite."""
-        source, target = rng.sample(self.wallets, 2)
-        key = str(uuid.uuid4())
-        variables = {
-            "i": {
-                "walletFromId": source,
-                "walletToId": target,
-                "amount": f"{rng.randint(1, 5000) / 100:.2f}",
-                "idempotencyKey": key,
-            }
-        }
+    async def settle(
+        self, operation: str, variables: dict[str, Any], rng: random.Random
+    ) -> dict[str, Any] | None:
+        """Send one request, and again with the same key until its outcome is definite; the
+        definite answer, or None if it never came."""
+        document, definite = OPERATIONS[operation]
         give_up = time.monotonic() + 120
         while time.monotonic() < give_up:
             try:
-                response = await self.gql(TRANSFER, variables)
+                response = await self.gql(document, {"i": variables})
             except httpx.TransportError as exc:  # refused, reset, timed out: outcome unknown
                 self.report.attempts[f"connection error ({type(exc).__name__})"] += 1
                 await asyncio.sleep(0.05 + rng.random() * 0.2)
@@ -304,21 +369,119 @@ class Bank:
                 self.report.attempts[f"HTTP {response.status_code}"] += 1
                 await asyncio.sleep(0.05 + rng.random() * 0.2)
                 continue
-            result = response.json()["data"]["transfer"]
+            body = response.json()
+            if body.get("data") is None:  # a document the API refuses: a bug of this test
+                self.report.problems.append(f"{operation}: {body.get('errors')}")
+                return None
+            result: dict[str, Any] = body["data"][operation]
             kind = result["__typename"]
             self.report.attempts[kind + (" (replayed)" if result.get("replayed") else "")] += 1
-            if kind in DEFINITE:
-                self.report.transfers[kind] += 1
-                if kind == "TransferSuccess":
-                    self.report.acknowledged[key] = result["transactionNumber"]
-                return
+            if kind in definite:
+                self.report.outcomes[f"{operation}: {kind}"] += 1
+                return result
+            if kind not in RETRYABLE:  # an answer this traffic never provokes
+                self.report.problems.append(f"{operation} {variables}: {result}")
+                return result
             await asyncio.sleep(0.02 + rng.random() * 0.1)
         self.report.unresolved += 1
+        return None
+
+    def acknowledge(self, key: str, kind: str, identity: str) -> None:
+        self.report.acknowledged[key] = (kind, identity)
+
+    async def transfer(self, rng: random.Random) -> None:
+        source, target = rng.sample(self.wallets, 2)
+        key = str(uuid.uuid4())
+        variables = {
+            "walletFromId": source,
+            "walletToId": target,
+            "amount": cents(rng.randint(1, 5000)),
+            "idempotencyKey": key,
+        }
+        result = await self.settle("transfer", variables, rng)
+        if result is not None and result["__typename"] == "TransferSuccess":
+            self.acknowledge(key, "TRANSFER", result["transactionNumber"])
+            self.refundable.append(result["transactionNumber"])
+
+    async def split(self, rng: random.Random) -> None:
+        """A marketplace payment: one payer, two or three payees, one transaction."""
+        source, *targets = rng.sample(self.wallets, rng.randint(3, 4))
+        key = str(uuid.uuid4())
+        legs = [{"walletToId": t, "amount": cents(rng.randint(1, 2000))} for t in targets]
+        variables = {"walletFromId": source, "legs": legs, "idempotencyKey": key}
+        result = await self.settle("splitTransfer", variables, rng)
+        if result is not None and result["__typename"] == "SplitTransferSuccess":
+            self.acknowledge(key, "SPLIT", result["transactionNumber"])
+            self.refundable.append(result["transactionNumber"])
+
+    async def hold(self, rng: random.Random) -> None:
+        """Reserve money (for a week: nothing expires during the test) for others to settle."""
+        source, target = rng.sample(self.wallets, 2)
+        key = str(uuid.uuid4())
+        variables = {
+            "walletFromId": source,
+            "walletToId": target,
+            "amount": cents(rng.randint(1, 5000)),
+            "idempotencyKey": key,
+        }
+        result = await self.settle("holdTransfer", variables, rng)
+        if result is not None and result["__typename"] == "HoldTransferSuccess":
+            hold = result["hold"]
+            self.acknowledge(key, "HOLD", hold["id"])
+            self.pending[hold["id"]] = Decimal(hold["amount"])
+
+    async def resolve(self, rng: random.Random) -> None:
+        """Capture (all or part) or void a pending hold; workers often race for the same one,
+        and exactly one of them may win."""
+        hold_id = rng.choice(list(self.pending))
+        key = str(uuid.uuid4())
+        variables: dict[str, Any] = {"holdId": hold_id, "idempotencyKey": key}
+        if rng.random() < 0.3:
+            operation, success = "voidHold", "VoidHoldSuccess"
+        else:
+            operation, success = "captureHold", "CaptureHoldSuccess"
+            if rng.random() < 0.5:  # a part; otherwise (no amount) all of it
+                variables["amount"] = cents(rng.randint(1, int(self.pending[hold_id] * 100)))
+        result = await self.settle(operation, variables, rng)
+        if result is None:
+            return
+        if result["__typename"] == success:
+            self.resolutions[hold_id] += 1
+            if operation == "voidHold":
+                self.acknowledge(key, "VOID", hold_id)
+            else:
+                number = result["transactionNumber"]
+                self.acknowledge(key, "CAPTURE", number)
+                self.captured[number] = hold_id
+                self.refundable.append(number)
+        if result["__typename"] in (success, "HoldNotPending"):
+            self.pending.pop(hold_id, None)
+
+    async def refund(self, rng: random.Random) -> None:
+        """Refund a part of a payment, or (without an amount) all that remains of it."""
+        number = rng.choice(self.refundable)
+        key = str(uuid.uuid4())
+        variables: dict[str, Any] = {"transactionNumber": number, "idempotencyKey": key}
+        if rng.random() < 0.7:
+            variables["amount"] = cents(rng.randint(1, 1500))
+        result = await self.settle("refund", variables, rng)
+        if result is not None and result["__typename"] == "RefundSuccess":
+            self.acknowledge(key, "REFUND", result["transactionNumber"])
 
     async def worker(self, seed: int, stop_at: float) -> None:
         rng = random.Random(seed)
         while time.monotonic() < stop_at:
-            await self.transfer(rng)
+            draw = rng.random()
+            if draw < 0.15:
+                await self.hold(rng)
+            elif draw < 0.35 and self.pending:
+                await self.resolve(rng)
+            elif draw < 0.45 and self.refundable:
+                await self.refund(rng)
+            elif draw < 0.55:
+                await self.split(rng)
+            else:
+                await self.transfer(rng)
 
     async def reader(self, stop_at: float) -> None:
         while time.monotonic() < stop_at:
@@ -333,12 +496,15 @@ class Bank:
                 await asyncio.sleep(0.1)
                 continue
             data = response.json()["data"]
-            balances = [Decimal(w["balance"]) for w in data["wallets"]]
-            summed = sum(balances, Decimal(0))
+            wallets = [{k: Decimal(v) for k, v in w.items()} for w in data["wallets"]]
+            summed = sum((w["balance"] for w in wallets), Decimal(0))
             total = Decimal(data["ledgerSummary"]["totalBalance"])
             self.report.reads += 1
-            if summed != self.total or total != self.total or min(balances) < 0:
+            if summed != self.total or total != self.total:
                 self.report.wrong_reads.append(f"sum {summed}, summary {total}")
+            for w in wallets:
+                if not 0 <= w["held"] <= w["balance"] or w["available"] != w["balance"] - w["held"]:
+                    self.report.wrong_reads.append(f"a wallet read as {w}")
             await asyncio.sleep(0.05)
 
     async def nemesis(self, stop_at: float) -> None:
@@ -419,28 +585,55 @@ class Bank:
                 self.report.problems.append(f"total {total}, expected {self.total}")
             if await conn.fetchval("SELECT count(*) FROM wallets WHERE balance < 0"):
                 self.report.problems.append("a negative balance")
+            # What each key's request left in the ledger: HOLD and VOID transactions move no
+            # money, the hold they belong to identifies them.
             rows = await conn.fetch(
-                "SELECT k.key, t.number::text AS number FROM idempotency_keys k"
-                " JOIN transactions t ON t.id = k.transaction_id WHERE t.kind = 'TRANSFER'"
+                "SELECT k.key, t.kind, CASE WHEN t.kind IN ('HOLD', 'VOID') THEN t.hold_id::text"
+                " ELSE t.number::text END AS identity"
+                " FROM idempotency_keys k JOIN transactions t ON t.id = k.transaction_id"
             )
-            recorded = {r["key"]: r["number"] for r in rows}
-            transfers = await conn.fetchval(
-                "SELECT count(*) FROM transactions WHERE kind = 'TRANSFER'"
+            recorded = {r["key"]: (r["kind"], r["identity"]) for r in rows}
+            kinds = await conn.fetch(
+                "SELECT kind, count(*) AS n FROM transactions WHERE kind <> 'RESUPPLY'"
+                " GROUP BY kind"
+            )
+            in_ledger = Counter({r["kind"]: r["n"] for r in kinds})
+            holds = await conn.fetch(
+                "SELECT h.id::text AS id, h.status, h.amount, h.captured_amount,"
+                " (SELECT count(*) FROM transactions t WHERE t.hold_id = h.id"
+                "  AND t.kind IN ('CAPTURE', 'VOID')) AS resolutions"
+                " FROM holds h"
+            )
+            held = await conn.fetch(
+                "SELECT w.id, w.held, w.balance, coalesce(sum(h.amount), 0) AS pending"
+                " FROM wallets w LEFT JOIN holds h"
+                " ON h.wallet_from_id = w.id AND h.status = 'PENDING'"
+                " GROUP BY w.id HAVING w.held <> coalesce(sum(h.amount), 0) OR w.held > w.balance"
+            )
+            over_refunded = await conn.fetch(
+                "SELECT t.number::text AS number, t.amount, sum(r.amount) AS refunded"
+                " FROM transactions t JOIN transactions r ON r.refund_of = t.id"
+                " AND r.kind = 'REFUND' GROUP BY t.id HAVING sum(r.amount) > t.amount"
             )
         finally:
             await conn.close()
         if recorded != self.report.acknowledged:
-            missing = set(self.report.acknowledged) - set(recorded)
-            extra = set(recorded) - set(self.report.acknowledged)
+            missing = set(self.report.acknowledged.items()) - set(recorded.items())
+            extra = set(recorded.items()) - set(self.report.acknowledged.items())
             self.report.problems.append(
-                f"acknowledged but absent: {len(missing)};"
-                f" executed but never acknowledged: {len(extra)}"
+                f"acknowledged but absent: {sorted(missing)[:5]} ({len(missing)});"
+                f" executed but never acknowledged: {sorted(extra)[:5]} ({len(extra)})"
             )
-        acknowledged = len(self.report.acknowledged)
-        if transfers != acknowledged:
+        acknowledged = Counter(kind for kind, _ in self.report.acknowledged.values())
+        if in_ledger != acknowledged:
             self.report.problems.append(
-                f"{transfers} transfers in the ledger for {acknowledged} acknowledged"
+                f"transactions in the ledger {dict(in_ledger)}, acknowledged {dict(acknowledged)}"
             )
+        self.check_holds(holds)
+        if held:
+            self.report.problems.append(f"wallets whose held disagrees with their holds: {held}")
+        if over_refunded:
+            self.report.problems.append(f"refunded above the amount: {over_refunded}")
         engine = create_engine(Settings(), self.pg.embedded.url())
         try:
             audited = await audit(engine)
@@ -448,6 +641,25 @@ class Bank:
             await engine.dispose()
         if not audited.ok:
             self.report.problems.append(audited.render())
+
+    def check_holds(self, holds: list[asyncpg.Record]) -> None:
+        """Each hold is resolved as acknowledged (once, or still pending), no other way."""
+        captured = set(self.captured.values())
+        voided = {i for k, i in self.report.acknowledged.values() if k == "VOID"}
+        for hold in holds:
+            expected = "PENDING"
+            if hold["id"] in voided:
+                expected = "VOIDED"
+            elif hold["id"] in captured:
+                expected = "CAPTURED"
+            if hold["status"] != expected or hold["resolutions"] != (expected != "PENDING"):
+                self.report.problems.append(
+                    f"hold {hold['id']}: {hold['status']} with {hold['resolutions']}"
+                    f" resolution(s), acknowledged as {expected}"
+                )
+        twice = [h for h, n in self.resolutions.items() if n > 1]
+        if twice:
+            self.report.problems.append(f"holds resolved more than once: {twice}")
 
 
 async def operator_token(url: str) -> str:

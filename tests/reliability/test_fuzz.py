@@ -125,18 +125,20 @@ schemathesis.graphql.scalar("UUID", st.uuids().map(str).map(nodes.String))  # an
 # --- What counts as a failure ----------------------------------------------------------------
 
 # Request errors the service documents for inputs the schema cannot constrain: the size of a page
-# (0 to 100), `first` and `last` together, a cursor this API did not issue, more than 100 ids for
-# `wallets`; and the limits on a document's depth, aliases and tokens (the generator nests fields
-# freely). The service answers them as GraphQL errors with these codes, HTTP 200, by design.
-# Schemathesis would count any GraphQL error on a generated ("positive") document as a "GraphQL
-# client error" (its check positive_data_acceptance): a false positive for these. That check is
-# replaced by this narrower one, which fails on any other error.
+# (0 to 100), `first` and `last` together, a metadata filter that is not strings, a cursor this
+# API did not issue, more than 100 ids for `wallets`; and the limits on a document's depth,
+# aliases and tokens (the generator nests fields freely). The service answers them as GraphQL
+# errors with these codes, HTTP 200, by design. Schemathesis would count any GraphQL error on a
+# generated ("positive") document as a "GraphQL client error" (its check
+# positive_data_acceptance): a false positive for these. That check is replaced by this narrower
+# one, which fails on any other error.
 ARGUMENT_ERRORS = re.compile(
     r"Pass `first` or `last`, not both\."
-    r"|`first` and `last` must be between 0 and \d+\."
+    r"|`first`( and `last`)? must be between 0 and \d+\."
+    r"|`filter\.metadata` must be an object of string values\."
     r"|`(after|before)` is not a cursor returned by this API\."
     r"|`ids` may hold at most \d+ ids\."
-    r"|`(since|until|time)` is out of the range of times\."
+    r"|`(since|until|time|expiresAt)` is out of the range of times\."
 )
 LIMIT_CODES = {"QUERY_TOO_DEEP", "TOO_MANY_ALIASES", "QUERY_TOO_LARGE"}
 

@@ -8,12 +8,17 @@ import { randomUUID } from "node:crypto";
 import { execute, RequestFailed, type Endpoint } from "../src/execute.js";
 import {
   BalanceAtDocument,
+  CaptureHoldDocument,
   CreateClientDocument,
+  HoldDocument,
+  HoldTransferDocument,
   LedgerSummaryDocument,
+  RefundDocument,
   ResupplyDocument,
   TransactionDocument,
   TransferDocument,
   WalletDocument,
+  WalletsDocument,
 } from "../src/generated/graphql.js";
 
 function required(name: string): string {
@@ -115,6 +120,98 @@ seen.large = {
   fullBalance: full.walletBalance,
   limit: over.limit,
   afterTransfer: down.walletFromBalance,
+};
+
+// A hold of 30.00, 12.50 of it captured (the rest released), then refunded in two parts.
+const buyer = await newWallet(`ts-buyer-${suffix}`);
+const seller = await newWallet(`ts-seller-${suffix}`);
+const funded = await resupply(buyer, "100.00");
+assert.equal(funded.__typename, "ResupplySuccess");
+const holdVariables = {
+  walletFromId: buyer,
+  walletToId: seller,
+  amount: "30.00",
+  expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+  metadata: { order: `ts-${suffix}` },
+  idempotencyKey: randomUUID(),
+};
+const held = (await execute(api, HoldTransferDocument, holdVariables)).holdTransfer;
+if (held.__typename !== "HoldTransferSuccess") throw new Error(`hold: ${held.__typename}`);
+assert.ok(held.hold);
+assert.equal(held.hold.status, "PENDING");
+assert.deepEqual(held.hold.metadata, holdVariables.metadata);
+assert.deepEqual(
+  [held.walletFrom.balance, held.walletFrom.held, held.walletFrom.available],
+  ["100.00", "30.00", "70.00"],
+);
+const heldAgain = (await execute(api, HoldTransferDocument, holdVariables)).holdTransfer;
+if (heldAgain.__typename !== "HoldTransferSuccess") throw new Error(heldAgain.__typename);
+assert.equal(heldAgain.replayed, true);
+assert.equal(heldAgain.hold?.id, held.hold.id);
+const holdId = held.hold.id;
+
+const beyond = (await execute(api, TransferDocument, {
+  walletFromId: buyer,
+  walletToId: seller,
+  amount: "70.01",
+})).transfer;
+if (beyond.__typename !== "InsufficientFunds") throw new Error(`beyond: ${beyond.__typename}`);
+assert.deepEqual([beyond.balance, beyond.available, beyond.requested], ["100.00", "70.00", "70.01"]);
+
+const captured = (await execute(api, CaptureHoldDocument, { holdId, amount: "12.50" })).captureHold;
+if (captured.__typename !== "CaptureHoldSuccess") throw new Error(`capture: ${captured.__typename}`);
+assert.equal(captured.hold.status, "CAPTURED");
+assert.equal(captured.hold.capturedAmount, "12.50");
+assert.deepEqual(
+  [captured.walletFrom.balance, captured.walletFrom.held, captured.walletFrom.available],
+  ["87.50", "0.00", "87.50"],
+);
+assert.equal(captured.walletTo?.balance, "12.50");
+const twice = (await execute(api, CaptureHoldDocument, { holdId })).captureHold;
+if (twice.__typename !== "HoldNotPending") throw new Error(`twice: ${twice.__typename}`);
+assert.equal(twice.holdStatus, "CAPTURED");
+
+const part = (await execute(api, RefundDocument, {
+  transactionNumber: captured.transactionNumber,
+  amount: "5.00",
+})).refund;
+if (part.__typename !== "RefundSuccess") throw new Error(`refund: ${part.__typename}`);
+assert.deepEqual([part.amount, part.remaining, part.wallet?.balance], ["5.00", "7.50", "92.50"]);
+assert.deepEqual(
+  part.debited.map((leg) => [leg.walletToId, leg.amount, leg.walletTo?.balance]),
+  [[seller, "5.00", "7.50"]],
+);
+const tooMuch = (await execute(api, RefundDocument, {
+  transactionNumber: captured.transactionNumber,
+  amount: "7.51",
+})).refund;
+if (tooMuch.__typename !== "RefundExceedsRemaining") throw new Error(tooMuch.__typename);
+assert.deepEqual([tooMuch.remaining, tooMuch.requested], ["7.50", "7.51"]);
+const rest = (await execute(api, RefundDocument, { transactionNumber: captured.transactionNumber }))
+  .refund;
+if (rest.__typename !== "RefundSuccess") throw new Error(`rest: ${rest.__typename}`);
+assert.deepEqual([rest.amount, rest.remaining], ["7.50", "0.00"]);
+
+const hold = (await execute(api, HoldDocument, { id: holdId })).hold;
+assert.ok(hold);
+assert.deepEqual(
+  hold.transactions.map((t) => t.kind),
+  ["HOLD", "CAPTURE"],
+);
+const after = (await execute(api, WalletsDocument, { ids: [buyer, seller] })).wallets;
+const figures = after.map((w) => (w ? [w.balance, w.held, w.available] : null));
+assert.deepEqual(figures, [
+  ["100.00", "0.00", "100.00"],
+  ["0.00", "0.00", "0.00"],
+]);
+seen.hold = {
+  held: [held.walletFrom.balance, held.walletFrom.held, held.walletFrom.available],
+  captured: captured.amount,
+  afterCapture: [captured.walletFrom.balance, captured.walletFrom.held, captured.walletFrom.available],
+  refunds: [part.amount, rest.amount],
+  remaining: rest.remaining,
+  after: figures,
+  ids: [buyer, seller],
 };
 
 // Reads: the payee's history page, one transaction, a past balance, the ledger's totals.

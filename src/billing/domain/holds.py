@@ -25,7 +25,7 @@ from billing.db.database import Database
 from billing.domain import posting
 from billing.domain.access import Actor
 from billing.domain.idempotency import lock_of
-from billing.domain.money import parse_amount
+from billing.domain.money import fingerprint, parse_amount
 from billing.domain.payments import request
 from billing.domain.posting import CREDITS, GIVEN_LEGS, HELD_CHANGE, HOLD_COLUMNS, Answer, Leg
 from billing.domain.records import HoldRecord, Posted
@@ -176,7 +176,13 @@ async def hold_transfer(
     req = request(
         actor,
         "HOLD_TRANSFER",
-        {"from": source, "to": target, "amount": str(value), "expires_at": expires.isoformat()},
+        {
+            "from": source,
+            "to": target,
+            "amount": fingerprint(value),
+            # As sent: a retry without one must not differ by the default computed from now.
+            "expires_at": None if expires_at is None else expires_at.isoformat(),
+        },
         reference=reference,
         metadata=metadata,
         idempotency_key=idempotency_key,
@@ -207,7 +213,9 @@ async def hold_transfer(
                 created_at=answer.head.created,
                 resolved_at=None,
             )
-        return posting.posted(answer, req, "HOLD", moved[0].hold_delta, hold=hold)
+        return posting.posted(
+            answer, req, "HOLD", moved[0].hold_delta, hold=hold, expires_at=expires
+        )
 
     return await posting.run(
         db,
@@ -243,7 +251,7 @@ async def capture_hold(
     req = request(
         actor,
         "CAPTURE_HOLD",
-        {"hold": hid, "amount": None if value is None else str(value)},
+        {"hold": hid, "amount": None if value is None else fingerprint(value)},
         reference=None,
         metadata=None,
         idempotency_key=idempotency_key,

@@ -52,6 +52,16 @@ def parse_amount(text: str, field: str = "amount") -> Decimal:
     return value
 
 
+_CENT = Decimal("0.01")
+
+
+def fingerprint(value: Decimal) -> str:
+    """One spelling per amount, for idempotency fingerprints: "5.5", "5.50" and 5.5 are one
+    request. Amounts with at most two decimals read as they always have ("5.50")."""
+    cents = value.quantize(_CENT)
+    return f"{cents if cents == value else value.normalize():f}"
+
+
 def limit_of(exponent: int) -> Decimal:
     """The largest balance a wallet of a currency with ``exponent`` decimals may hold."""
     return BALANCE_BOUND - Decimal(1).scaleb(-exponent)

@@ -19,7 +19,7 @@ from billing.db.database import Database
 from billing.domain import idempotency, posting
 from billing.domain.access import Actor
 from billing.domain.metadata import clean_metadata
-from billing.domain.money import parse_amount
+from billing.domain.money import fingerprint, parse_amount
 from billing.domain.posting import CREDITS, DEBITS, GIVEN_LEGS, Answer, Leg
 from billing.domain.records import Posted
 from billing.domain.validation import clean_reference, require_id
@@ -49,7 +49,7 @@ SPLIT = posting.statement(GIVEN_LEGS, kind="SPLIT", amount=CREDITS)
 def request(
     actor: Actor,
     operation: str,
-    fingerprint: Mapping[str, object],
+    parameters: Mapping[str, object],
     *,
     reference: str | None,
     metadata: object,
@@ -62,7 +62,7 @@ def request(
     idem = idempotency.prepare(
         idempotency_key,
         operation,
-        {**fingerprint, "reference": reference, "metadata": cleaned},
+        {**parameters, "reference": reference, "metadata": cleaned},
         actor.idempotency_scope,
     )
     return posting.Request(
@@ -138,7 +138,7 @@ async def resupply(
     req = request(
         actor,
         "RESUPPLY",
-        {"wallet": wid, "amount": str(value)},
+        {"wallet": wid, "amount": fingerprint(value)},
         reference=reference,
         metadata=metadata,
         idempotency_key=idempotency_key,
@@ -165,7 +165,7 @@ async def withdraw(
     req = request(
         actor,
         "WITHDRAW",
-        {"wallet": wid, "amount": str(value)},
+        {"wallet": wid, "amount": fingerprint(value)},
         reference=reference,
         metadata=metadata,
         idempotency_key=idempotency_key,
@@ -200,7 +200,7 @@ async def transfer(
     req = request(
         actor,
         "TRANSFER",
-        {"from": source, "to": target, "amount": str(value)},
+        {"from": source, "to": target, "amount": fingerprint(value)},
         reference=reference,
         metadata=metadata,
         idempotency_key=idempotency_key,
@@ -258,7 +258,7 @@ async def split_transfer(
         "SPLIT_TRANSFER",
         {
             "from": source,
-            "legs": [[leg.wallet_id, str(leg.delta), leg.reference] for leg in credits],
+            "legs": [[leg.wallet_id, fingerprint(leg.delta), leg.reference] for leg in credits],
         },
         reference=reference,
         metadata=metadata,

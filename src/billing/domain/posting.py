@@ -17,7 +17,10 @@ its own (SERIALIZABLE, retried by ``Database.write``):
   currency's decimals, no wallet's available balance (balance less unexpired holds) goes below
   zero, no balance reaches 10^18, the key is new, and the operation's own ``guard`` holds;
 * unless it is a dry run, records the transaction, updates the wallets, writes one operation per
-  wallet whose balance changed and remembers the key, all only if everything was allowed.
+  wallet whose balance changed and remembers the key, all only if everything was allowed;
+* marks EXPIRED the pending holds of its wallets whose expiry has passed, and takes them out of
+  ``wallets.held``: no sweeper has to run for expiry to be exact (reads judge it by the clock),
+  and this keeps the stored state converging on it.
 
 It answers one row per leg (or one row of nulls), in ascending wallet id, with everything the
 caller needs to tell why nothing moved, or what it moved. CHECK constraints back every rule.
@@ -55,7 +58,8 @@ T = TypeVar("T")
 
 # What holds reserve on wallet ``w`` at instant ``now``: its pending holds that have not expired.
 # ``w.held`` counts every pending hold; while ``w.held_until`` (at most the earliest expiry among
-# them) lies ahead, that is the answer without reading the holds.
+# them) lies ahead, that is the answer without reading the holds. (A posting that finds it
+# passed, "stale", expires those holds; see ``expired``.)
 HELD = """CASE WHEN {w}.held = 0 OR {w}.held_until > {now} THEN {w}.held
      ELSE round(coalesce((SELECT sum(h.amount) FROM holds AS h
                           WHERE h.wallet_from_id = {w}.id AND h.status = 'PENDING'
@@ -104,7 +108,7 @@ WITH
   ),{plan},
   locked AS (
     SELECT id, client_id, currency, exponent, balance, held, held_until FROM wallets
-    WHERE id IN (SELECT wallet_id FROM plan) ORDER BY id FOR UPDATE
+    WHERE id = ANY (ARRAY(SELECT wallet_id FROM plan)) ORDER BY id FOR UPDATE
   ),
   clock AS (SELECT clock_timestamp() AS now, count(*) AS wallets FROM locked),
   checked AS (
@@ -115,7 +119,8 @@ WITH
            round(p.delta, l.exponent) AS delta, round(p.hold_delta, l.exponent) AS hold_delta,
            round(p.delta, l.exponent) = p.delta
              AND round(p.hold_delta, l.exponent) = p.hold_delta AS exact,
-           {HELD.format(w="l", now="clock.now")} AS held
+           {HELD.format(w="l", now="clock.now")} AS held,
+           l.held > 0 AND NOT coalesce(l.held_until > clock.now, false) AS stale
     FROM plan AS p LEFT JOIN locked AS l ON l.id = p.wallet_id CROSS JOIN clock
   ),
   allowed AS (
@@ -137,12 +142,22 @@ WITH
   ),
   moved AS (
     UPDATE wallets AS w
-    SET balance = w.balance + c.delta, held = w.held + c.hold_delta,
-        held_until = CASE WHEN w.held + c.hold_delta = 0 THEN NULL
+    SET balance = w.balance + c.delta, held = c.held + c.hold_delta,
+        held_until = CASE WHEN c.held + c.hold_delta = 0 THEN NULL
+                          WHEN c.stale THEN least(c.expires, (
+                            SELECT min(h.expires_at) FROM holds AS h
+                            WHERE h.wallet_from_id = w.id AND h.status = 'PENDING'
+                              AND h.expires_at > (SELECT now FROM clock)))
                           ELSE least(w.held_until, c.expires) END
     FROM checked AS c
-    WHERE w.id = c.wallet_id AND (c.delta <> 0 OR c.hold_delta <> 0)
+    WHERE w.id = c.wallet_id AND (c.delta <> 0 OR c.hold_delta <> 0 OR c.stale)
       AND EXISTS (SELECT FROM recorded)
+  ),
+  expired AS (
+    UPDATE holds AS h SET status = 'EXPIRED', resolved_at = h.expires_at
+    FROM checked AS c
+    WHERE c.stale AND h.wallet_from_id = c.wallet_id AND h.status = 'PENDING'
+      AND h.expires_at <= (SELECT now FROM clock) AND EXISTS (SELECT FROM recorded)
   ),
   legs AS (
     INSERT INTO wallet_operations
@@ -161,7 +176,8 @@ SELECT (SELECT request_hash FROM earlier) AS earlier_hash,
        EXISTS (SELECT FROM allowed) AS allowed, clock.now, {subject},
        c.ord, c.wallet_id, c.found, c.client_id, c.currency, c.exponent, c.delta,
        c.hold_delta, c.exact, c.balance, c.held, c.reference, cl.login, cl.name
-FROM clock LEFT JOIN checked AS c ON true LEFT JOIN clients AS cl ON cl.id = c.client_id
+FROM clock LEFT JOIN checked AS c ON true
+LEFT JOIN LATERAL (SELECT login, name FROM clients WHERE id = c.client_id OFFSET 0) AS cl ON true
 ORDER BY c.wallet_id
 """)
 
@@ -430,6 +446,7 @@ async def recorded(
         leg_amounts=amounts,
         leg_references=[r.leg_reference for r in legs],
         hold=hold,
+        expires_at=None if hold is None else hold.expires_at,
         refund_of=head.refund_of,
         remaining=head.original_refundable,
         replayed=True,

@@ -82,6 +82,7 @@ class Posted:
     leg_amounts: list[Decimal]  # per wallet: the signed change of its balance
     leg_references: list[str | None] = field(default_factory=list)
     hold: HoldRecord | None = None
+    expires_at: datetime | None = None  # a hold's
     refund_of: uuid.UUID | None = None
     remaining: Decimal | None = None  # a refund: what stays refundable after it
     dry_run: bool = False

@@ -19,7 +19,7 @@ from billing.db.database import Database
 from billing.domain import posting
 from billing.domain.access import Actor
 from billing.domain.idempotency import lock_of
-from billing.domain.money import parse_amount
+from billing.domain.money import fingerprint, parse_amount
 from billing.domain.payments import request
 from billing.domain.posting import CREDITS, Answer
 from billing.domain.records import Posted
@@ -40,7 +40,9 @@ REFUNDABLE = ("TRANSFER", "SPLIT", "CAPTURE")
 REFUND = posting.statement(
     f"""
   subject AS (
-    SELECT id, number, kind, amount FROM transactions WHERE number = :original
+    SELECT id, number, kind, amount FROM transactions
+    WHERE number = :original
+      AND (CAST(:owner AS bigint) IS NULL OR parties @> ARRAY[CAST(:owner AS bigint)])
   ),
   sources AS (
     SELECT o.id AS operation_id, o.wallet_id,
@@ -96,7 +98,7 @@ async def refund(
     db: Database,
     *,
     actor: Actor,
-    transaction_number: str,
+    transaction_number: uuid.UUID,
     amount: str | None = None,
     reference: str | None = None,
     metadata: object = None,
@@ -104,18 +106,12 @@ async def refund(
     dry_run: bool = False,
 ) -> Posted:
     """Refund ``amount`` of a payment (without it: all that remains refundable)."""
-    try:
-        original = uuid.UUID(transaction_number)
-    except ValueError:
-        raise InvalidInput(
-            "transactionNumber", "transactionNumber must be a transaction's number (a UUID)."
-        ) from None
+    original = transaction_number
     value = None if amount is None else parse_amount(amount)
-    shown = str(original)
     req = request(
         actor,
         "REFUND",
-        {"original": shown, "amount": None if value is None else str(value)},
+        {"original": str(original), "amount": None if value is None else fingerprint(value)},
         reference=reference,
         metadata=metadata,
         idempotency_key=idempotency_key,
@@ -125,7 +121,7 @@ async def refund(
     def check(answer: Answer) -> None:
         head = answer.head
         if head.original_kind is None:
-            raise TransactionNotFound(shown)
+            raise TransactionNotFound(original)
         if head.original_kind not in REFUNDABLE:
             raise InvalidInput(
                 "transactionNumber",
@@ -133,10 +129,10 @@ async def refund(
                 " and captures can.",
             )
         if not head.sources:
-            raise TransactionNotFound(shown)
+            raise TransactionNotFound(original)
         requested = head.remaining if value is None else value
         if requested <= 0 or requested > head.remaining:
-            raise RefundExceedsRemaining(shown, head.remaining, _like(requested, head.remaining))
+            raise RefundExceedsRemaining(original, head.remaining, _like(requested, head.remaining))
 
     def done(answer: Answer) -> Posted:
         refunded = answer.moved()[0].delta

@@ -7,6 +7,7 @@ description and fields; nothing about an error is written here.
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Union
@@ -34,6 +35,7 @@ _KINDS: dict[type, tuple[object, Callable[[Any], object]]] = {
     int: (strawberry.ID, lambda value: strawberry.ID(str(value))),
     Decimal: (Money, money),
     str: (str, str),
+    uuid.UUID: (uuid.UUID, lambda value: value),
 }
 
 

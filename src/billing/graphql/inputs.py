@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
@@ -159,7 +160,7 @@ class VoidHoldInput:
 
 @strawberry.input
 class RefundInput:
-    transaction_number: str = strawberry.field(
+    transaction_number: uuid.UUID = strawberry.field(
         description="The number of a TRANSFER, SPLIT or CAPTURE."
     )
     amount: Money | None = strawberry.field(

@@ -421,6 +421,7 @@ class SplitTransferSuccess:
 class HoldTransferSuccess:
     hold: Hold | None = strawberry.field(description="The new hold; null on a dry run.")
     amount: Money
+    expires_at: datetime
     wallet_from: Wallet = strawberry.field(
         description="The paying wallet right after it: held up, available down."
     )
@@ -430,9 +431,11 @@ class HoldTransferSuccess:
 
     @classmethod
     def from_domain(cls, done: Posted) -> HoldTransferSuccess:
+        assert done.expires_at is not None
         return cls(
             hold=None if done.hold is None else Hold.from_record(done.hold),
             amount=money(done.amount),
+            expires_at=done.expires_at,
             wallet_from=Wallet.from_record(done.wallet_from),
             transaction_number=done.transaction_number,
             dry_run=done.dry_run,
@@ -488,7 +491,16 @@ class VoidHoldSuccess:
         )
 
 
-@strawberry.type(description="Money sent back to the wallet that paid.")
+@strawberry.type(description="A wallet money came back from, in a refund.")
+class RefundLeg:
+    wallet_id: strawberry.ID
+    amount: Money = strawberry.field(description="What it gave back.")
+    wallet: Wallet | None = strawberry.field(
+        description="The wallet right after the refund; null when the caller may not see it."
+    )
+
+
+@strawberry.type(description="Money sent back from the wallets a payment credited to the payer.")
 class RefundSuccess:
     transaction_number: uuid.UUID = strawberry.field(description="The refund's own number.")
     refund_of: uuid.UUID = strawberry.field(description="The payment it refunds.")
@@ -497,11 +509,12 @@ class RefundSuccess:
         description="What stays refundable of the payment after this refund (answering a"
         " repeated request: now)."
     )
-    wallet: Wallet | None = strawberry.field(
-        description="The paying wallet, credited, right after it; null if not the caller's."
+    wallet_to: Wallet | None = strawberry.field(
+        description="The payment's paying wallet, credited, right after the refund; null when"
+        " the caller may not see it."
     )
-    debited: list[SplitLeg] = strawberry.field(
-        description="The wallets the money came back from, each right after it."
+    wallets_from: list[RefundLeg] = strawberry.field(
+        description="The wallets the money came back from (a split's in leg order)."
     )
     reference: str | None
     metadata: Metadata
@@ -517,14 +530,9 @@ class RefundSuccess:
             refund_of=done.refund_of,
             amount=money(done.amount),
             remaining=money(done.remaining),
-            wallet=_wallet(done.wallets[0]),
-            debited=[
-                SplitLeg(
-                    wallet_to_id=gid(wid),
-                    amount=money(-amount),
-                    reference=None,
-                    wallet_to=_wallet(wallet),
-                )
+            wallet_to=_wallet(done.wallets[0]),
+            wallets_from=[
+                RefundLeg(wallet_id=gid(wid), amount=money(-amount), wallet=_wallet(wallet))
                 for wid, amount, wallet in zip(
                     done.wallet_ids[1:], done.leg_amounts[1:], done.wallets[1:], strict=True
                 )

@@ -5,6 +5,7 @@ operation's list of failures, and the patterns and limits the domain validates w
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
@@ -185,7 +186,12 @@ SCHEMAS: dict[str, Schema] = {
         " X-Request-ID header carry.",
     ),
 }
-DETAIL_SCHEMAS: dict[type, Schema] = {int: ID, Decimal: MONEY, str: {"type": "string"}}
+DETAIL_SCHEMAS: dict[type, Schema] = {
+    int: ID,
+    Decimal: MONEY,
+    str: {"type": "string"},
+    uuid.UUID: {"type": "string", "format": "uuid"},
+}
 
 
 def _detail(item: Detail) -> Schema:

@@ -1,4 +1,5 @@
-"""The API's custom scalars as Python values: Money is Decimal, DateTime is datetime, UUID is UUID.
+"""The API's custom scalars as Python values: Money is Decimal, DateTime is datetime, UUID is UUID,
+Metadata is a dict of strings.
 
 Money travels as a string in both directions, so no amount ever passes through a float. The
 ``serialize_*`` functions also receive the generated client's "not given" marker and ``None``
@@ -7,6 +8,7 @@ for optional variables; those pass through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -56,3 +58,22 @@ def parse_uuid(value: object) -> UUID:
     if not isinstance(value, str):
         raise TypeError(f"UUID arrives as a string, not {type(value).__name__}")
     return UUID(value)
+
+
+Metadata = dict[str, str]
+"""Your own labels on a money movement: at most 50 keys of 1-40 characters, string values."""
+
+
+def serialize_metadata(value: Mapping[str, str] | Absent) -> dict[str, str] | Absent:
+    """A JSON object of string values; anything else is refused here, before it is sent."""
+    if not isinstance(value, Mapping):
+        return value
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise TypeError("Metadata keys and values must be strings")
+    return dict(value)
+
+
+def parse_metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise TypeError(f"Metadata arrives as a JSON object, not {type(value).__name__}")
+    return {str(key): str(item) for key, item in value.items()}

@@ -37,6 +37,7 @@ class CreateClientCreateClientCreateClientSuccessClient(BaseModel):
 
 class CreateClientCreateClientCreateClientSuccessWallet(BaseModel):
     id: str
+    currency: str
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
 
 

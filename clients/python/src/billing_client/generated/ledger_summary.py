@@ -22,6 +22,24 @@ class LedgerSummaryLedgerSummary(BaseModel):
     total_resupplied: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
         alias="totalResupplied"
     )
+    currencies: list["LedgerSummaryLedgerSummaryCurrencies"]
+
+
+class LedgerSummaryLedgerSummaryCurrencies(BaseModel):
+    currency: str
+    total_balance: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
+        alias="totalBalance"
+    )
+    total_held: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
+        alias="totalHeld"
+    )
+    total_resupplied: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
+        alias="totalResupplied"
+    )
+    total_withdrawn: Annotated[Decimal, BeforeValidator(parse_money)] = Field(
+        alias="totalWithdrawn"
+    )
 
 
 LedgerSummary.model_rebuild()
+LedgerSummaryLedgerSummary.model_rebuild()

@@ -4,7 +4,12 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, Field
 
-from billing_client.scalars import parse_money, parse_uuid
+from billing_client.scalars import (
+    Metadata,
+    parse_metadata,
+    parse_money,
+    parse_uuid,
+)
 
 from .base_model import BaseModel
 from .enums import ErrorCode
@@ -35,6 +40,8 @@ class ResupplyResupplyResupplySuccess(BaseModel):
         alias="walletBalance"
     )
     reference: Optional[str]
+    metadata: Annotated[Metadata, BeforeValidator(parse_metadata)]
+    dry_run: bool = Field(alias="dryRun")
     replayed: bool
 
 

@@ -6,13 +6,15 @@ from uuid import UUID
 from pydantic import BeforeValidator, Field
 
 from billing_client.scalars import (
+    Metadata,
     parse_datetime,
+    parse_metadata,
     parse_money,
     parse_uuid,
 )
 
 from .base_model import BaseModel
-from .enums import OperationKind, TransactionKind
+from .enums import HoldStatus, OperationKind, TransactionKind
 
 
 class Transaction(BaseModel):
@@ -22,12 +24,32 @@ class Transaction(BaseModel):
 class TransactionTransaction(BaseModel):
     number: Annotated[UUID, BeforeValidator(parse_uuid)]
     kind: TransactionKind
+    currency: str
     amount: Annotated[Decimal, BeforeValidator(parse_money)]
     reference: Optional[str]
+    metadata: Annotated[Metadata, BeforeValidator(parse_metadata)]
     created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"
     )
+    refundable: Annotated[Decimal, BeforeValidator(parse_money)]
+    refund_of: Optional["TransactionTransactionRefundOf"] = Field(alias="refundOf")
+    refunds: list["TransactionTransactionRefunds"]
+    hold: Optional["TransactionTransactionHold"]
     legs: list["TransactionTransactionLegs"]
+
+
+class TransactionTransactionRefundOf(BaseModel):
+    number: Annotated[UUID, BeforeValidator(parse_uuid)]
+
+
+class TransactionTransactionRefunds(BaseModel):
+    number: Annotated[UUID, BeforeValidator(parse_uuid)]
+    amount: Annotated[Decimal, BeforeValidator(parse_money)]
+
+
+class TransactionTransactionHold(BaseModel):
+    id: str
+    status: HoldStatus
 
 
 class TransactionTransactionLegs(BaseModel):

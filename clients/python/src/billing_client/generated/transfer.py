@@ -4,7 +4,12 @@ from uuid import UUID
 
 from pydantic import BeforeValidator, Field
 
-from billing_client.scalars import parse_money, parse_uuid
+from billing_client.scalars import (
+    Metadata,
+    parse_metadata,
+    parse_money,
+    parse_uuid,
+)
 
 from .base_model import BaseModel
 from .enums import ErrorCode
@@ -15,6 +20,7 @@ class Transfer(BaseModel):
         "TransferTransferTransferSuccess",
         "TransferTransferInvalidInput",
         "TransferTransferWalletNotFound",
+        "TransferTransferCurrencyMismatch",
         "TransferTransferInsufficientFunds",
         "TransferTransferBalanceLimitExceeded",
         "TransferTransferIdempotencyKeyReused",
@@ -40,6 +46,8 @@ class TransferTransferTransferSuccess(BaseModel):
         Field(alias="walletToBalance")
     )
     reference: Optional[str]
+    metadata: Annotated[Metadata, BeforeValidator(parse_metadata)]
+    dry_run: bool = Field(alias="dryRun")
     replayed: bool
 
 
@@ -57,12 +65,22 @@ class TransferTransferWalletNotFound(BaseModel):
     wallet_id: str = Field(alias="walletId")
 
 
+class TransferTransferCurrencyMismatch(BaseModel):
+    typename__: Literal["CurrencyMismatch"] = Field(alias="__typename")
+    code: ErrorCode
+    message: str
+    wallet_id: str = Field(alias="walletId")
+    currency: str
+    expected: str
+
+
 class TransferTransferInsufficientFunds(BaseModel):
     typename__: Literal["InsufficientFunds"] = Field(alias="__typename")
     code: ErrorCode
     message: str
     wallet_id: str = Field(alias="walletId")
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
+    available: Annotated[Decimal, BeforeValidator(parse_money)]
     requested: Annotated[Decimal, BeforeValidator(parse_money)]
 
 

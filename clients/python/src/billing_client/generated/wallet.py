@@ -6,13 +6,15 @@ from uuid import UUID
 from pydantic import BeforeValidator, Field
 
 from billing_client.scalars import (
+    Metadata,
     parse_datetime,
+    parse_metadata,
     parse_money,
     parse_uuid,
 )
 
 from .base_model import BaseModel
-from .enums import OperationKind
+from .enums import HoldStatus, OperationKind
 
 
 class Wallet(BaseModel):
@@ -21,14 +23,32 @@ class Wallet(BaseModel):
 
 class WalletWallet(BaseModel):
     id: str
+    currency: str
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
+    held: Annotated[Decimal, BeforeValidator(parse_money)]
+    available: Annotated[Decimal, BeforeValidator(parse_money)]
     client: "WalletWalletClient"
+    holds: list["WalletWalletHolds"]
     operations: "WalletWalletOperations"
 
 
 class WalletWalletClient(BaseModel):
     id: str
     login: str
+
+
+class WalletWalletHolds(BaseModel):
+    id: str
+    status: HoldStatus
+    amount: Annotated[Decimal, BeforeValidator(parse_money)]
+    captured_amount: Optional[Annotated[Decimal, BeforeValidator(parse_money)]] = Field(
+        alias="capturedAmount"
+    )
+    expires_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="expiresAt"
+    )
+    wallet_from_id: str = Field(alias="walletFromId")
+    wallet_to_id: str = Field(alias="walletToId")
 
 
 class WalletWalletOperations(BaseModel):
@@ -52,6 +72,7 @@ class WalletWalletOperationsEdgesNode(BaseModel):
         alias="balanceAfter"
     )
     reference: Optional[str]
+    metadata: Annotated[Metadata, BeforeValidator(parse_metadata)]
     counterparty_wallet_id: Optional[str] = Field(alias="counterpartyWalletId")
     created_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
         alias="createdAt"

@@ -14,7 +14,10 @@ class Wallets(BaseModel):
 
 class WalletsWallets(BaseModel):
     id: str
+    currency: str
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
+    held: Annotated[Decimal, BeforeValidator(parse_money)]
+    available: Annotated[Decimal, BeforeValidator(parse_money)]
 
 
 Wallets.model_rebuild()
