@@ -151,6 +151,7 @@ async def test_hold_default_expiry_is_seven_days_on_the_database_clock(
     after = await db_now(sql)
     expires = datetime.fromisoformat(result["hold"]["expiresAt"])
     assert before + timedelta(days=7) <= expires <= after + timedelta(days=7)
+    assert result["expiresAt"] == result["hold"]["expiresAt"]
 
 
 async def test_hold_keeps_the_expiry_it_was_given(
@@ -847,8 +848,34 @@ async def test_money_of_an_expired_hold_can_be_held_again(
     assert (await capture(api, again["hold"]["id"]))["__typename"] == "CaptureHoldSuccess"
     assert await money(api, pair.payer) == ("10.00", "0.00", "10.00")
     assert await money(api, pair.payee) == ("90.00", "0.00", "90.00")
-    expired = await capture(api, gone)
-    assert (expired["__typename"], expired["holdId"]) == ("HoldExpired", gone)
+    await assert_sound(app, sql)
+
+
+@pytest.mark.parametrize("posting", ["resupply", "transfer", "hold"])
+async def test_an_expired_hold_answers_hold_expired_after_postings_on_its_wallet_too(
+    api: Api, app: Starlette, sql: asyncpg.Connection, pair: Pair, posting: str
+) -> None:
+    # given: an expired hold, and then a posting that locks its wallet (which may mark it)
+    gone = await hold_id(api, pair.payer, pair.payee, "30.00")
+    await expire(sql, gone)
+    if posting == "resupply":
+        done = await resupply(api, pair.payer, "1.00")
+    elif posting == "transfer":
+        done = await transfer(api, pair.payer, pair.payee, "1.00")
+    else:
+        done = await hold(api, pair.payer, pair.payee, "1.00")
+    assert done["__typename"] in {"ResupplySuccess", "TransferSuccess", "HoldTransferSuccess"}
+    before = await snapshot(sql)
+    # when
+    captured = await capture(api, gone)
+    voided = await void(api, gone)
+    # then: the same answer as before any posting: expired, not "not pending"
+    assert (captured["__typename"], captured["holdId"]) == ("HoldExpired", gone)
+    assert (voided["__typename"], voided["holdId"]) == ("HoldExpired", gone)
+    assert await snapshot(sql) == before
+    read = await get_hold(api, gone)
+    assert read is not None
+    assert read["status"] == "EXPIRED"
     await assert_sound(app, sql)
 
 

@@ -2,8 +2,9 @@
 splits, payouts, metadata and dry runs share.
 
 Where the implementation names a field otherwise than the contract, the documents alias the
-implementation's field to the contract's name (``status: holdStatus``, ``walletFrom: wallet``)
-so that the behaviour is tested, and tests/test_ledger_contract.py checks the names themselves.
+implementation's field to the contract's name (HoldNotPending ``status: holdStatus``,
+RefundSuccess ``walletFrom: walletTo``) so that the behaviour is tested, and
+tests/test_ledger_contract.py checks the names themselves.
 Fields of one name but different types in one result union cannot be selected together (GraphQL
 refuses the document): the errors' ``transactionNumber`` (String) is read as ``number`` beside
 the success's (UUID), and CurrencyExists's ``currency`` (String) as ``existing`` beside
@@ -141,7 +142,8 @@ mutation Hold($input: HoldTransferInput!) {{
   holdTransfer(input: $input) {{
     __typename
     ... on HoldTransferSuccess {{
-      hold {{ {HOLD_FIELDS} }} walletFrom {{ {WALLET_FIELDS} }} amount dryRun replayed
+      hold {{ {HOLD_FIELDS} }} walletFrom {{ {WALLET_FIELDS} }} amount expiresAt dryRun
+      replayed
     }}
     ... on InvalidInput {{ field }}
     ... on WalletNotFound {{ walletId }}
@@ -191,7 +193,7 @@ mutation Refund($input: RefundInput!) {{
   refund(input: $input) {{
     __typename
     ... on RefundSuccess {{
-      transactionNumber refundOf amount remaining walletFrom: wallet {{ {WALLET_FIELDS} }}
+      transactionNumber refundOf amount remaining walletFrom: walletTo {{ {WALLET_FIELDS} }}
       reference metadata dryRun replayed
     }}
     ... on InvalidInput {{ field }}
