@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import typing
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -159,7 +160,12 @@ def test_a_new_error_class_is_in_the_openapi_document(with_new_error: dict[str, 
 
 def example(error: type[OperationError]) -> OperationError:
     """An instance of ``error`` with a value of the right kind in every required field."""
-    values = {int: 7, Decimal: Decimal("12.50"), str: "text"}
+    values = {
+        int: 7,
+        Decimal: Decimal("12.50"),
+        str: "text",
+        uuid.UUID: uuid.UUID("6b1d2f4e-8c1a-4d0b-9f6e-2a7c5e3b9d10"),
+    }
     hints = typing.get_type_hints(error)
     return error(
         **{

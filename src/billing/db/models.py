@@ -159,15 +159,16 @@ class Hold(Base):
             "(status = 'PENDING') = (resolved_at IS NULL)", name="ck_holds_resolved_once"
         ),
         CheckConstraint("wallet_from_id <> wallet_to_id", name="ck_holds_two_wallets"),
+        # No index on what resolving a hold changes (status...): see migration 0005.
         Index(
-            "ix_holds_wallet_from_id_pending",
+            "ix_holds_wallet_from_id_expires_at",
             "wallet_from_id",
             "expires_at",
-            postgresql_where=text("status = 'PENDING'"),
             postgresql_include=["amount"],
         ),
         Index("ix_holds_wallet_from_id_id", "wallet_from_id", "id"),
         Index("ix_holds_wallet_to_id_id", "wallet_to_id", "id"),
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from decimal import Decimal
 
 from billing.domain.money import format_money
@@ -82,6 +83,8 @@ def _encode(value: object, indent: int | None, depth: int) -> str:  # noqa: PLR0
         return format_money(value, 2)  # the original contract: two decimals
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, uuid.UUID):
+        return f'"{value}"'
     if isinstance(value, dict):
         members = [
             f"{json.dumps(str(k), ensure_ascii=False)}:{' ' if indent else ''}"
