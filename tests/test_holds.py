@@ -910,3 +910,22 @@ async def test_a_hold_key_used_again_for_a_capture_is_refused(
     result = await capture(api, placed["hold"]["id"], idempotencyKey="shared")
     assert result["__typename"] == "IdempotencyKeyReused", result
     assert await snapshot(sql) == before
+
+
+async def test_resolving_many_holds_of_one_wallet_at_once_all_succeed(
+    api: Api, app: Starlette, sql: asyncpg.Connection, pair: Pair
+) -> None:
+    # given: forty holds of 2.00 on one wallet, to two payees
+    _, other = await create_client(api, "other-payee")
+    holds = [await hold_id(api, pair.payer, (pair.payee, other)[i % 2], "2.00") for i in range(40)]
+    # when: all captured (even) or voided (odd) at the same time
+    results = await asyncio.gather(
+        *(capture(api, h) if i % 2 == 0 else void(api, h) for i, h in enumerate(holds))
+    )
+    # then: each resolved, none refused for contention
+    kinds = [r["__typename"] for r in results]
+    assert kinds == ["CaptureHoldSuccess", "VoidHoldSuccess"] * 20, kinds
+    assert await money(api, pair.payer) == ("60.00", "0.00", "60.00")
+    assert await money(api, pair.payee) == ("40.00", "0.00", "40.00")
+    assert await money(api, other) == ("0.00", "0.00", "0.00")
+    await assert_sound(app, sql)
