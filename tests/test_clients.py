@@ -36,6 +36,7 @@ from billing_client import (
     OperationKind,
     RefundRefundRefundExceedsRemaining,
     RefundRefundRefundSuccess,
+    RefundRefundTransactionNotFound,
     ResupplyResupplyBalanceLimitExceeded,
     ResupplyResupplyInvalidInput,
     ResupplyResupplyPermissionDenied,
@@ -384,8 +385,8 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
         await api.resupply(payer, Decimal("100.00"))
         order = {"order": "7", "channel": "web"}
 
-        # when: a dry run of a hold of 30.00, then the hold itself, sent twice with one key (with
-        # an explicit expiresAt: the server's default one differs between the two requests)
+        # when: a dry run of a hold of 30.00 (without expiresAt: the default), then the hold
+        # itself with an explicit expiresAt, sent twice with one key
         trial = (
             await api.hold_transfer(payer, payee, Decimal("30.00"), dry_run=True)
         ).hold_transfer
@@ -412,6 +413,7 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
         # then: the dry run answered without a hold; the hold reserves 30.00 of the balance
         assert isinstance(trial, HoldTransferHoldTransferHoldTransferSuccess), trial
         assert (trial.dry_run, trial.hold) == (True, None)
+        assert timedelta(days=6) < trial.expires_at - datetime.now(UTC) <= timedelta(days=7)
         assert held.hold is not None
         hold_id = held.hold.id
         assert (held.dry_run, held.replayed, held.amount) == (False, False, Decimal("30.00"))
@@ -422,7 +424,7 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
         )
         assert (held.hold.wallet_from_id, held.hold.wallet_to_id) == (payer, payee)
         assert (held.hold.reference, held.hold.metadata) == ("order-7", order)
-        assert held.hold.expires_at == expires
+        assert held.hold.expires_at == held.expires_at == expires
         assert (held.wallet_from.balance, held.wallet_from.held, held.wallet_from.available) == (
             Decimal("100.00"),
             Decimal("30.00"),
@@ -478,10 +480,12 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
         # when: 5.00 of the capture is refunded, then more than remains, then the rest
         capture = captured.transaction_number
         part = (
-            await api.refund(str(capture), amount=Decimal("5.00"), reference="r-1", metadata=order)
+            await api.refund(capture, amount=Decimal("5.00"), reference="r-1", metadata=order)
         ).refund
-        too_much = (await api.refund(str(capture), amount=Decimal("7.51"))).refund
-        rest = (await api.refund(str(capture))).refund
+        too_much = (await api.refund(capture, amount=Decimal("7.51"))).refund
+        rest = (await api.refund(capture)).refund
+        unknown = uuid.uuid4()
+        missing = (await api.refund(unknown)).refund
         # then: money goes back exactly, and never more than was captured
         assert isinstance(part, RefundRefundRefundSuccess), part
         assert (part.refund_of, part.amount, part.remaining) == (
@@ -489,23 +493,32 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
             Decimal("5.00"),
             Decimal("7.50"),
         )
-        assert part.wallet is not None
-        assert (part.wallet.id, part.wallet.balance, part.wallet.available) == (
+        assert part.wallet_to is not None
+        assert (part.wallet_to.id, part.wallet_to.balance, part.wallet_to.available) == (
             payer,
             Decimal("92.50"),
             Decimal("92.50"),
         )
-        assert [(leg.wallet_to_id, leg.amount) for leg in part.debited] == [
+        assert [(leg.wallet_id, leg.amount) for leg in part.wallets_from] == [
             (payee, Decimal("5.00"))
         ]
-        assert part.debited[0].wallet_to is not None
-        assert part.debited[0].wallet_to.balance == Decimal("7.50")
+        assert part.wallets_from[0].wallet is not None
+        assert part.wallets_from[0].wallet.balance == Decimal("7.50")
         assert isinstance(too_much, RefundRefundRefundExceedsRemaining), too_much
-        assert (too_much.remaining, too_much.requested) == (Decimal("7.50"), Decimal("7.51"))
+        assert (too_much.transaction_number, too_much.remaining, too_much.requested) == (
+            capture,
+            Decimal("7.50"),
+            Decimal("7.51"),
+        )
         assert isinstance(rest, RefundRefundRefundSuccess), rest
         assert (rest.amount, rest.remaining) == (Decimal("7.50"), Decimal("0.00"))
-        assert rest.wallet is not None
-        assert rest.wallet.balance == Decimal("100.00")
+        assert rest.wallet_to is not None
+        assert rest.wallet_to.balance == Decimal("100.00")
+        assert isinstance(missing, RefundRefundTransactionNotFound), missing
+        assert (missing.code, missing.transaction_number) == (
+            ErrorCode.TRANSACTION_NOT_FOUND,
+            unknown,
+        )
 
         # and the reads agree: the hold, the capture with its refunds, both wallets, the ledger
         hold = (await api.hold(hold_id)).hold

@@ -336,7 +336,8 @@ async def test_the_example_operations_run_in_the_documented_order(api: Api) -> N
     assert capture["walletTo"] == {"id": "2", "balance": "130.00"}
     assert refund["__typename"] == "RefundSuccess", refund
     assert (refund["amount"], refund["remaining"]) == ("10.00", "20.00")
-    assert refund["wallet"] == {"id": "1", "balance": "380.50", "available": "380.50"}
+    assert refund["walletTo"] == {"id": "1", "balance": "380.50", "available": "380.50"}
+    assert refund["walletsFrom"] == [{"walletId": "2", "amount": "10.00"}]
     assert (again["amount"], again["remaining"]) == ("20.00", "0.00")
     assert (after["balance"], after["held"], after["available"]) == ("400.50", "0.00", "400.50")
     assert [e["node"]["kind"] for e in after["operations"]["edges"]] == [

@@ -4,7 +4,8 @@ The real service (`billing serve --workers 2`) runs as a subprocess on a Postgre
 harness starts in a temporary directory. Workers move money between wallets over HTTP: transfers,
 split payments, holds that other workers capture (all or part) or void, often several racing for
 the same hold, and refunds (all or part) of what was paid. Every request has its own idempotency
-key and is retried with that key until its outcome is definite. Readers check that every
+key and is retried with that key until its outcome is definite (every other retry with its
+amounts spelled differently: "12.5" for "12.50", still the same request). Readers check that every
 consistent snapshot of all balances sums to the starting total and that no wallet's holds exceed
 its balance. A
 nemesis meanwhile kills or pauses API workers, terminates the API's database sessions, restarts
@@ -154,6 +155,9 @@ class Config:
     duration: float = 20.0  # seconds of load
     fault_pause: tuple[float, float] = (2.0, 4.0)  # between faults
     server_workers: int = 2
+    faults: bool = True  # False: no nemesis (to measure the traffic alone)
+    only: str | None = None  # "transfer": workers only transfer (to compare the mix with)
+    log_level: str = "WARNING"  # the service's; INFO also logs each retried transaction
 
 
 @dataclass
@@ -199,6 +203,22 @@ class Report:
 
 def cents(count: int) -> str:
     return f"{Decimal(count).scaleb(-2):.2f}"
+
+
+def shortest(amount: str) -> str:
+    """The same amount spelled without trailing zeros ("12.50" -> "12.5", "3.00" -> "3")."""
+    return amount.rstrip("0").removesuffix(".") if "." in amount else amount
+
+
+def respelled(variables: dict[str, Any]) -> dict[str, Any]:
+    """A retry's variables with every amount spelled differently: one request all the same
+    (an idempotency key fingerprints the amount, not its spelling)."""
+    changed = dict(variables)
+    if "amount" in changed:
+        changed["amount"] = shortest(changed["amount"])
+    if "legs" in changed:
+        changed["legs"] = [{**leg, "amount": shortest(leg["amount"])} for leg in changed["legs"]]
+    return changed
 
 
 class Postgres:
@@ -261,15 +281,19 @@ class Postgres:
 
 
 @contextmanager
-def service(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def service(
+    url: str, workers: int, log: Path, log_level: str = "WARNING"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The service, its log (warnings and errors, tracebacks included) written to ``log``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
     env.update(
         BILLING_DATABASE_URL=url,
-        BILLING_LOG_LEVEL="WARNING",
+        BILLING_LOG_LEVEL=log_level,
         BILLING_WRITE_TIMEOUT=str(WRITE_TIMEOUT),
         BILLING_READ_TIMEOUT=str(READ_TIMEOUT),
     )
+    log_file = log.open("ab")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -282,8 +306,8 @@ def service(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[byte
             str(workers),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -300,6 +324,7 @@ def service(url: str, workers: int) -> Iterator[tuple[str, subprocess.Popen[byte
         yield base, proc
     finally:
         interrupt(proc)
+        log_file.close()
 
 
 class Bank:
@@ -356,9 +381,12 @@ class Bank:
         definite answer, or None if it never came."""
         document, definite = OPERATIONS[operation]
         give_up = time.monotonic() + 120
+        attempt = 0
         while time.monotonic() < give_up:
+            attempt += 1
+            sent = variables if attempt % 2 else respelled(variables)  # retries alternate
             try:
-                response = await self.gql(document, {"i": variables})
+                response = await self.gql(document, {"i": sent})
             except httpx.TransportError as exc:  # refused, reset, timed out: outcome unknown
                 self.report.attempts[f"connection error ({type(exc).__name__})"] += 1
                 await asyncio.sleep(0.05 + rng.random() * 0.2)
@@ -471,7 +499,7 @@ class Bank:
     async def worker(self, seed: int, stop_at: float) -> None:
         rng = random.Random(seed)
         while time.monotonic() < stop_at:
-            draw = rng.random()
+            draw = 1.0 if self.config.only == "transfer" else rng.random()
             if draw < 0.15:
                 await self.hold(rng)
             elif draw < 0.35 and self.pending:
@@ -570,7 +598,9 @@ class Bank:
         stop_at = time.monotonic() + self.config.duration
         load = [self.worker(i, stop_at) for i in range(self.config.workers)]
         load += [self.reader(stop_at) for _ in range(self.config.readers)]
-        await asyncio.gather(self.nemesis(stop_at), *load)
+        if self.config.faults:
+            load.append(self.nemesis(stop_at))
+        await asyncio.gather(*load)
         await self.check()
         self.report.seconds = time.monotonic() - started
         await self.http.aclose()
@@ -686,7 +716,12 @@ def run_bank(config: Config, directory: Path) -> Report:
         token = asyncio.run(operator_token(embedded.url()))
         with (
             relay_to(pg.dsn) as relay,
-            service(relay.url(DATABASE_NAME), config.server_workers) as (base, proc),
+            service(
+                relay.url(DATABASE_NAME),
+                config.server_workers,
+                directory / "service.log",
+                config.log_level,
+            ) as (base, proc),
         ):
             return asyncio.run(Bank(config, pg, relay, base, proc, token).run())
     finally:
@@ -698,10 +733,25 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=600, help="seconds of load")
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--wallets", type=int, default=50)
+    parser.add_argument("--no-faults", action="store_true", help="no nemesis: the traffic alone")
+    parser.add_argument("--only", choices=["transfer"], help="workers only transfer")
+    parser.add_argument("--log", type=Path, help="keep the service's log in this file")
+    parser.add_argument("--log-level", default="WARNING", help="the service's (INFO: retries)")
     args = parser.parse_args()
-    config = Config(duration=args.duration, workers=args.workers, wallets=args.wallets)
+    config = Config(
+        duration=args.duration,
+        workers=args.workers,
+        wallets=args.wallets,
+        faults=not args.no_faults,
+        only=args.only,
+        log_level=args.log_level,
+    )
     with tempfile.TemporaryDirectory(prefix="billing-bank-") as tmp:
-        report = run_bank(config, Path(tmp))
+        try:
+            report = run_bank(config, Path(tmp))
+        finally:
+            if args.log is not None and (Path(tmp) / "service.log").exists():
+                args.log.write_bytes((Path(tmp) / "service.log").read_bytes())
     print(report.table())
     for problem in report.problems:
         print("PROBLEM:", problem)

@@ -414,8 +414,8 @@ ERRORS = """
     ... on HoldNotFound { holdId }
     ... on HoldNotPending { holdId holdStatus }
     ... on HoldExpired { holdId }
-    ... on TransactionNotFound { number: transactionNumber }
-    ... on RefundExceedsRemaining { number: transactionNumber remaining requested }
+    ... on TransactionNotFound { transactionNumber }
+    ... on RefundExceedsRemaining { transactionNumber remaining requested }
     ... on IdempotencyKeyReused { idempotencyKey }
     ... on PermissionDenied { operation }
 """
@@ -555,7 +555,7 @@ HOLD = mutation(
     "holdTransfer",
     "HoldTransferInput",
     f"... on HoldTransferSuccess {{ hold {{ {HOLD_FIELDS} }} walletFrom {HELD_WALLET}"
-    " amount transactionNumber dryRun replayed }",
+    " amount expiresAt transactionNumber dryRun replayed }",
 )
 CAPTURE = mutation(
     "captureHold",
@@ -573,7 +573,7 @@ REFUND = mutation(
     "refund",
     "RefundInput",
     "... on RefundSuccess { transactionNumber refundOf amount remaining"
-    f" wallet {MONEY_WALLET} debited {{ walletToId amount reference walletTo {MONEY_WALLET} }}"
+    f" walletTo {MONEY_WALLET} walletsFrom {{ walletId amount wallet {MONEY_WALLET} }}"
     " reference metadata dryRun replayed }",
 )
 
@@ -913,6 +913,8 @@ class LedgerMachine(RuleBasedStateMachine):
             result["hold"] = self.shown_hold(hold)
             if remembered.sent.kind in ("holdTransfer", "voidHold"):
                 result["walletFrom"] = self.held_wallet(self.wallets[hold.payer])
+            if remembered.sent.kind == "holdTransfer":  # (moved by expire_a_hold)
+                result["expiresAt"] = hold.expires_at
         return result
 
     def remember(
@@ -1609,16 +1611,18 @@ class LedgerMachine(RuleBasedStateMachine):
         assert amount.value is not None
         payer = self.wallets[source.value]
         number = self.new_transaction_number(result)
+        # The expiry the hold has (or, on a dry run, would have)
+        expires_at = result.get("expiresAt")
+        assert isinstance(expires_at, str), result
+        moment = datetime.fromisoformat(expires_at)
+        if expires is None:  # the default: a week from now
+            assert abs(moment - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=5)
+        else:
+            assert moment == datetime.fromisoformat(expires)
         hold = None
         if not dry_run:
             shown = result.get("hold") or {}
-            expires_at = shown.get("expiresAt")
-            assert isinstance(expires_at, str), result
-            moment = datetime.fromisoformat(expires_at)
-            if expires is None:  # the default: a week from now
-                assert abs(moment - datetime.now(UTC) - timedelta(days=7)) < timedelta(minutes=5)
-            else:
-                assert moment == datetime.fromisoformat(expires)
+            assert shown.get("expiresAt") == expires_at, result
             hold = Hold(
                 self.new_id(shown.get("id"), self.highest_hold),
                 payer.id,
@@ -1636,6 +1640,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 "hold": None if hold is None else self.shown_hold(hold),
                 "walletFrom": self.held_wallet(payer, hold_delta=amount.value),
                 "amount": payer.money(amount.value),
+                "expiresAt": expires_at,
                 "transactionNumber": number,
                 "dryRun": dry_run,
                 "replayed": False,
@@ -1839,15 +1844,14 @@ class LedgerMachine(RuleBasedStateMachine):
                     sum((r - f for _, r, f in self.refund_sources(caller, original)), Decimal(0))
                     - requested
                 ),
-                "wallet": {"id": str(payer.id), "balance": payer.money(payer.balance + requested)}
+                "walletTo": {"id": str(payer.id), "balance": payer.money(payer.balance + requested)}
                 if caller.may_see(payer.client_id)
                 else None,
-                "debited": [
+                "walletsFrom": [
                     {
-                        "walletToId": str(w),
+                        "walletId": str(w),
                         "amount": payer.money(v),
-                        "reference": None,
-                        "walletTo": {
+                        "wallet": {
                             "id": str(w),
                             "balance": payer.money(self.wallets[w].balance - v),
                         }
@@ -1897,10 +1901,10 @@ class LedgerMachine(RuleBasedStateMachine):
         missing = failure(
             "TransactionNotFound",
             "TRANSACTION_NOT_FOUND",
-            number=number,
+            transactionNumber=number,
             message=f"Transaction {number} does not exist.",
         )
-        if original is None:
+        if original is None or not self.touches(caller, original):
             return missing, [], Decimal(0)
         if original.kind not in REFUNDABLE:
             return invalid("transactionNumber"), [], Decimal(0)
@@ -1917,7 +1921,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 failure(
                     "RefundExceedsRemaining",
                     "REFUND_EXCEEDS_REMAINING",
-                    number=number,
+                    transactionNumber=number,
                     remaining=payer.money(remaining),
                     requested=shown,
                 ),
@@ -1927,6 +1931,14 @@ class LedgerMachine(RuleBasedStateMachine):
         takes = self.refund_takes(legs, requested)
         plan = [Leg(payer.id, requested)] + [Leg(w, -v) for w, v in takes]
         return self.refusal(caller, plan), takes, requested
+
+    def touches(self, caller: Caller, transaction: Transaction) -> bool:
+        """Whether a caller may know of a transaction: an operator any, a client one that moved
+        money of one of its wallets (any other looks missing, whatever its kind)."""
+        return caller.client_id is None or any(
+            self.wallets[wallet_id].client_id == caller.client_id
+            for wallet_id, _ in transaction.legs
+        )
 
     def refund_sources(
         self, caller: Caller, original: Transaction

@@ -263,7 +263,9 @@ async def test_a_blackhole_during_200_concurrent_transfers(
         answers = await asyncio.gather(*sending)
         api.relay.heal()
         # then: every request answered within the bound, typed, none with a 500
-        assert all(a.seconds <= bound + SLACK for a in answers), max(a.seconds for a in answers)
+        assert all(a.seconds <= bound + SLACK for a in answers), sorted(
+            (a.seconds, a.outcome) for a in answers
+        )[-5:]
         outcomes = typed(answers)
         assert outcomes.keys() - DEFINITE, outcomes  # the blackhole did cut some off
         # and the pool and the wallet gate recover by themselves: a transfer between the

@@ -148,6 +148,7 @@ const heldAgain = (await execute(api, HoldTransferDocument, holdVariables)).hold
 if (heldAgain.__typename !== "HoldTransferSuccess") throw new Error(heldAgain.__typename);
 assert.equal(heldAgain.replayed, true);
 assert.equal(heldAgain.hold?.id, held.hold.id);
+assert.equal(Date.parse(held.expiresAt), Date.parse(held.hold.expiresAt));
 const holdId = held.hold.id;
 
 const beyond = (await execute(api, TransferDocument, {
@@ -176,9 +177,9 @@ const part = (await execute(api, RefundDocument, {
   amount: "5.00",
 })).refund;
 if (part.__typename !== "RefundSuccess") throw new Error(`refund: ${part.__typename}`);
-assert.deepEqual([part.amount, part.remaining, part.wallet?.balance], ["5.00", "7.50", "92.50"]);
+assert.deepEqual([part.amount, part.remaining, part.walletTo?.balance], ["5.00", "7.50", "92.50"]);
 assert.deepEqual(
-  part.debited.map((leg) => [leg.walletToId, leg.amount, leg.walletTo?.balance]),
+  part.walletsFrom.map((leg) => [leg.walletId, leg.amount, leg.wallet?.balance]),
   [[seller, "5.00", "7.50"]],
 );
 const tooMuch = (await execute(api, RefundDocument, {
@@ -186,11 +187,18 @@ const tooMuch = (await execute(api, RefundDocument, {
   amount: "7.51",
 })).refund;
 if (tooMuch.__typename !== "RefundExceedsRemaining") throw new Error(tooMuch.__typename);
-assert.deepEqual([tooMuch.remaining, tooMuch.requested], ["7.50", "7.51"]);
+assert.deepEqual(
+  [tooMuch.transactionNumber, tooMuch.remaining, tooMuch.requested],
+  [captured.transactionNumber, "7.50", "7.51"],
+);
 const rest = (await execute(api, RefundDocument, { transactionNumber: captured.transactionNumber }))
   .refund;
 if (rest.__typename !== "RefundSuccess") throw new Error(`rest: ${rest.__typename}`);
-assert.deepEqual([rest.amount, rest.remaining], ["7.50", "0.00"]);
+assert.deepEqual([rest.amount, rest.remaining, rest.walletTo?.balance], ["7.50", "0.00", "100.00"]);
+const unknown = randomUUID();
+const missing = (await execute(api, RefundDocument, { transactionNumber: unknown })).refund;
+if (missing.__typename !== "TransactionNotFound") throw new Error(`missing: ${missing.__typename}`);
+assert.equal(missing.transactionNumber, unknown);
 
 const hold = (await execute(api, HoldDocument, { id: holdId })).hold;
 assert.ok(hold);

@@ -27,6 +27,7 @@ from sqlalchemy.pool import QueuePool
 
 from billing.config import Settings
 from billing.db.faults import (
+    CutOff,
     Fault,
     NoFreeConnection,
     classify,
@@ -158,9 +159,22 @@ class Database:
                 conn = await self.engine.connect().start()
             driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             assert driver is not None, "a pooled connection has its asyncpg connection"
-            cutoff = loop.call_at(deadline, driver.terminate)
+            cut = False
+
+            def cut_off() -> None:
+                nonlocal cut
+                cut = True
+                driver.terminate()
+
+            cutoff = loop.call_at(deadline, cut_off)
             try:
                 yield conn
+            except Exception as exc:
+                # The driver, its socket closed under it mid-call, may fail in ways of its own
+                # (an AttributeError while it prepares a statement): all mean "cut off".
+                if cut and classify(exc) is None:
+                    raise CutOff() from exc
+                raise
             finally:
                 await conn.close()
                 cutoff.cancel()

@@ -25,6 +25,10 @@ class NoFreeConnection(Exception):
     """Every connection a process may use was in use for longer than it may wait."""
 
 
+class CutOff(ConnectionError):
+    """The connection was closed at the request's deadline while it was in use."""
+
+
 class Fault(enum.Enum):
     RETRY = "retry"  # the server aborted the transaction: run it again
     UNAVAILABLE = "unavailable"  # the database could not be reached or the connection broke

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
@@ -314,7 +314,7 @@ async def void_hold(
 
 async def _resolve_hold(
     db: Database,
-    statement: TextClause,
+    statement: posting.Statement,
     *,
     req: posting.Request,
     hid: int,

@@ -40,4 +40,6 @@ def clean_metadata(metadata: object, field: str = "metadata") -> dict[str, str]:
 
 
 def as_json(metadata: dict[str, str]) -> str:
+    if not metadata:
+        return "{}"
     return json.dumps(metadata, ensure_ascii=False, sort_keys=True)

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import TextClause
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
@@ -76,7 +75,7 @@ def request(
 
 
 async def _post_legs(
-    db: Database, statement: TextClause, req: posting.Request, kind: str, legs: Sequence[Leg]
+    db: Database, statement: posting.Statement, req: posting.Request, kind: str, legs: Sequence[Leg]
 ) -> Posted:
     """Post legs given as parameters; the answer lists the wallets in the legs' order."""
     order = [leg.wallet_id for leg in legs]

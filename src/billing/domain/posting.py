@@ -28,14 +28,16 @@ caller needs to tell why nothing moved, or what it moved. CHECK constraints back
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Row, TextClause, text
+import asyncpg
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
@@ -80,6 +82,35 @@ DEBITS = "(SELECT -sum(delta) FROM checked WHERE delta < 0)"
 HELD_CHANGE = "(SELECT abs(sum(hold_delta)) FROM checked)"
 
 
+class Record(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no type hints
+    """A row whose columns read as attributes too (``row.wallet_id``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A posting statement: its text with ``:name`` parameters, and as PostgreSQL takes it
+    (``$n``), sent straight to the driver as a prepared statement (see ``post``)."""
+
+    text: str
+    names: tuple[str, ...] = field(init=False)
+    sql: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(dict.fromkeys(_NAMED.findall(self.text)))
+        object.__setattr__(self, "names", names)
+        sql = _NAMED.sub(lambda m: f"${names.index(m.group(1)) + 1}", self.text)
+        object.__setattr__(self, "sql", sql)
+
+
 def statement(
     plan: str,
     *,
@@ -91,7 +122,7 @@ def statement(
     after: str = "",
     hold: str = "NULL",
     refund_of: str = "NULL",
-) -> TextClause:
+) -> Statement:
     """The posting statement of one kind of operation (built once, at import).
 
     ``plan``: CTEs ending with ``plan`` (wallet_id, delta, hold_delta, reference, expires, ord);
@@ -100,7 +131,7 @@ def statement(
     ``allowed``) or after it (they may test ``recorded``); ``hold`` and ``refund_of``: SQL for
     the transaction's links.
     """
-    return text(f"""
+    return Statement(f"""
 WITH
   earlier AS (
     SELECT request_hash, transaction_id FROM idempotency_keys
@@ -196,12 +227,16 @@ class Leg:
 
 def given(legs: Sequence[Leg]) -> dict[str, object]:
     """The parameters of ``GIVEN_LEGS``; the first leg is the paying one (ord 0)."""
+    wallets, deltas, hold_deltas, references, expiries = zip(
+        *((leg.wallet_id, leg.delta, leg.hold_delta, leg.reference, leg.expires) for leg in legs),
+        strict=True,
+    )
     return {
-        "wallets": [leg.wallet_id for leg in legs],
-        "deltas": [leg.delta for leg in legs],
-        "hold_deltas": [leg.hold_delta for leg in legs],
-        "references": [leg.reference for leg in legs],
-        "expiries": [leg.expires for leg in legs],
+        "wallets": wallets,
+        "deltas": deltas,
+        "hold_deltas": hold_deltas,
+        "references": references,
+        "expiries": expiries,
         "orders": list(range(len(legs))),
     }
 
@@ -229,12 +264,13 @@ class Moved:
     reference: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     """The statement's answer."""
 
-    head: Row[Any]  # earlier_hash, earlier_transaction, transaction_id, allowed, now, subject...
-    rows: list[Row[Any]]  # one per leg, ascending wallet id
+    head: Record  # earlier_hash, earlier_transaction, transaction_id, allowed, now, subject...
+    rows: list[Record]  # one per leg, ascending wallet id
+    _moved: list[Moved] | None = None
 
     @property
     def transaction_id(self) -> int | None:
@@ -247,52 +283,57 @@ class Answer:
 
     def moved(self) -> list[Moved]:
         """The legs, by ord (the paying leg first), with their wallets after the posting."""
-        return [
-            Moved(
-                ord=r.ord,
-                wallet=WalletRecord(
-                    id=r.wallet_id,
-                    client_id=r.client_id,
-                    currency=r.currency,
-                    balance=r.balance + r.delta,
-                    held=r.held + r.hold_delta,
-                    owner=ClientRecord(id=r.client_id, login=r.login, name=r.name),
-                ),
-                delta=r.delta,
-                hold_delta=r.hold_delta,
-                reference=r.reference,
-            )
-            for r in sorted(self.rows, key=lambda r: r.ord)
-        ]
+        if self._moved is None:
+            self._moved = [
+                Moved(
+                    ord=r["ord"],
+                    wallet=WalletRecord(
+                        id=r["wallet_id"],
+                        client_id=r["client_id"],
+                        currency=r["currency"],
+                        balance=r["balance"] + r["delta"],
+                        held=r["held"] + r["hold_delta"],
+                        owner=ClientRecord(id=r["client_id"], login=r["login"], name=r["name"]),
+                    ),
+                    delta=r["delta"],
+                    hold_delta=r["hold_delta"],
+                    reference=r["reference"],
+                )
+                for r in sorted(self.rows, key=lambda r: r["ord"])
+            ]
+        return self._moved
 
 
 async def post(
     conn: AsyncConnection,
-    posting: TextClause,
+    posting: Statement,
     request: Request,
     parameters: Mapping[str, object],
 ) -> Answer:
-    """Run one posting statement."""
+    """Run one posting statement, on the driver itself: the statement is fixed, so nothing of
+    what SQLAlchemy does per call (compiling, caching, processing rows) is needed."""
     idem = None if request.dry_run else request.idem
-    found = (
-        await conn.execute(
-            posting,
-            {
-                "owner": request.actor.owner_filter,
-                "number": request.number,
-                "reference": request.reference,
-                "metadata": as_json(request.metadata),
-                "dry_run": request.dry_run,
-                "operation": None if idem is None else idem.operation,
-                "caller": None if idem is None else idem.caller,
-                "key": None if idem is None else idem.key,
-                "request_hash": None if idem is None else idem.request_hash,
-                **parameters,
-            },
-        )
-    ).all()
-    head = found[0]
-    return Answer(head=head, rows=[r for r in found if r.wallet_id is not None])
+    values = {
+        "owner": request.actor.owner_filter,
+        "number": request.number,
+        "reference": request.reference,
+        "metadata": as_json(request.metadata),
+        "dry_run": request.dry_run,
+        "operation": None if idem is None else idem.operation,
+        "caller": None if idem is None else idem.caller,
+        "key": None if idem is None else idem.key,
+        "request_hash": None if idem is None else idem.request_hash,
+        **parameters,
+    }
+    arguments = [values[name] for name in posting.names]
+    sync = conn.sync_connection
+    assert sync is not None
+    if sync.dispatch.before_cursor_execute:  # whoever listens to the engine hears of it too
+        sync.dispatch.before_cursor_execute(sync, None, posting.sql, arguments, None, False)
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection has its asyncpg connection"
+    found: list[Record] = await driver.fetch(posting.sql, *arguments, record_class=Record)
+    return Answer(head=found[0], rows=[r for r in found if r["wallet_id"] is not None])
 
 
 def earlier(posted: Answer, request: Request) -> int | None:
@@ -338,7 +379,7 @@ def refuse(posted: Answer, actor: Actor, fields: Mapping[int, str] | None = None
 
 async def run(
     db: Database,
-    posting: TextClause,
+    posting: Statement,
     request: Request,
     parameters: Mapping[str, object],
     *,

@@ -170,7 +170,7 @@ export type HoldTransferMutationVariables = Exact<{
 
 export type HoldTransferMutation = { holdTransfer:
     | { __typename: 'CurrencyMismatch', code: ErrorCode, message: string, walletId: string, currency: string, expected: string }
-    | { __typename: 'HoldTransferSuccess', amount: string, transactionNumber: string, dryRun: boolean, replayed: boolean, hold: { id: string, status: HoldStatus, currency: string, amount: string, expiresAt: string, walletFromId: string, walletToId: string, reference: string | null, metadata: Record<string, string>, createdAt: string } | null, walletFrom: { id: string, currency: string, balance: string, held: string, available: string } }
+    | { __typename: 'HoldTransferSuccess', amount: string, expiresAt: string, transactionNumber: string, dryRun: boolean, replayed: boolean, hold: { id: string, status: HoldStatus, currency: string, amount: string, expiresAt: string, walletFromId: string, walletToId: string, reference: string | null, metadata: Record<string, string>, createdAt: string } | null, walletFrom: { id: string, currency: string, balance: string, held: string, available: string } }
     | { __typename: 'IdempotencyKeyReused', code: ErrorCode, message: string, idempotencyKey: string }
     | { __typename: 'InsufficientFunds', code: ErrorCode, message: string, walletId: string, balance: string, available: string, requested: string }
     | { __typename: 'InvalidInput', code: ErrorCode, message: string, field: string }
@@ -203,10 +203,10 @@ export type RefundMutation = { refund:
     | { __typename: 'InvalidInput', code: ErrorCode, message: string, field: string }
     | { __typename: 'OutcomeUnknown', code: ErrorCode, message: string }
     | { __typename: 'PermissionDenied', code: ErrorCode, message: string, operation: string }
-    | { __typename: 'RefundExceedsRemaining', code: ErrorCode, message: string, remaining: string, requested: string }
-    | { __typename: 'RefundSuccess', transactionNumber: string, refundOf: string, amount: string, remaining: string, reference: string | null, metadata: Record<string, string>, dryRun: boolean, replayed: boolean, wallet: { id: string, balance: string, held: string, available: string } | null, debited: Array<{ walletToId: string, amount: string, walletTo: { id: string, balance: string, held: string, available: string } | null }> }
+    | { __typename: 'RefundExceedsRemaining', code: ErrorCode, message: string, transactionNumber: string, remaining: string, requested: string }
+    | { __typename: 'RefundSuccess', transactionNumber: string, refundOf: string, amount: string, remaining: string, reference: string | null, metadata: Record<string, string>, dryRun: boolean, replayed: boolean, walletTo: { id: string, balance: string, held: string, available: string } | null, walletsFrom: Array<{ walletId: string, amount: string, wallet: { id: string, balance: string, held: string, available: string } | null }> }
     | { __typename: 'ServiceUnavailable', code: ErrorCode, message: string }
-    | { __typename: 'TransactionNotFound', code: ErrorCode, message: string }
+    | { __typename: 'TransactionNotFound', code: ErrorCode, message: string, transactionNumber: string }
     | { __typename: 'TryAgain', code: ErrorCode, message: string }
    };
 
@@ -599,6 +599,7 @@ export const HoldTransferDocument = new TypedDocumentString(`
         createdAt
       }
       amount
+      expiresAt
       transactionNumber
       walletFrom {
         id
@@ -657,7 +658,7 @@ export const LedgerSummaryDocument = new TypedDocumentString(`
 }
     `) as unknown as TypedDocumentString<LedgerSummaryQuery, LedgerSummaryQueryVariables>;
 export const RefundDocument = new TypedDocumentString(`
-    mutation Refund($transactionNumber: String!, $amount: Money, $reference: String, $metadata: Metadata, $idempotencyKey: String, $dryRun: Boolean = false) {
+    mutation Refund($transactionNumber: UUID!, $amount: Money, $reference: String, $metadata: Metadata, $idempotencyKey: String, $dryRun: Boolean = false) {
   refund(
     input: {transactionNumber: $transactionNumber, amount: $amount, reference: $reference, metadata: $metadata, idempotencyKey: $idempotencyKey, dryRun: $dryRun}
   ) {
@@ -667,16 +668,16 @@ export const RefundDocument = new TypedDocumentString(`
       refundOf
       amount
       remaining
-      wallet {
+      walletTo {
         id
         balance
         held
         available
       }
-      debited {
-        walletToId
+      walletsFrom {
+        walletId
         amount
-        walletTo {
+        wallet {
           id
           balance
           held
@@ -695,7 +696,11 @@ export const RefundDocument = new TypedDocumentString(`
     ... on InvalidInput {
       field
     }
+    ... on TransactionNotFound {
+      transactionNumber
+    }
     ... on RefundExceedsRemaining {
+      transactionNumber
       remaining
       requested
     }

@@ -354,6 +354,7 @@ class BillingClient(AsyncBaseClient):
                     createdAt
                   }
                   amount
+                  expiresAt
                   transactionNumber
                   walletFrom {
                     id
@@ -437,7 +438,7 @@ class BillingClient(AsyncBaseClient):
 
     async def refund(
         self,
-        transaction_number: str,
+        transaction_number: UUID,
         amount: Union[Optional[Decimal], UnsetType] = UNSET,
         reference: Union[Optional[str], UnsetType] = UNSET,
         metadata: Union[Optional[Metadata], UnsetType] = UNSET,
@@ -446,7 +447,7 @@ class BillingClient(AsyncBaseClient):
         **kwargs: Any,
     ) -> Refund:
         query = gql("""
-            mutation Refund($transactionNumber: String!, $amount: Money, $reference: String, $metadata: Metadata, $idempotencyKey: String, $dryRun: Boolean = false) {
+            mutation Refund($transactionNumber: UUID!, $amount: Money, $reference: String, $metadata: Metadata, $idempotencyKey: String, $dryRun: Boolean = false) {
               refund(
                 input: {transactionNumber: $transactionNumber, amount: $amount, reference: $reference, metadata: $metadata, idempotencyKey: $idempotencyKey, dryRun: $dryRun}
               ) {
@@ -456,16 +457,16 @@ class BillingClient(AsyncBaseClient):
                   refundOf
                   amount
                   remaining
-                  wallet {
+                  walletTo {
                     id
                     balance
                     held
                     available
                   }
-                  debited {
-                    walletToId
+                  walletsFrom {
+                    walletId
                     amount
-                    walletTo {
+                    wallet {
                       id
                       balance
                       held
@@ -484,7 +485,11 @@ class BillingClient(AsyncBaseClient):
                 ... on InvalidInput {
                   field
                 }
+                ... on TransactionNotFound {
+                  transactionNumber
+                }
                 ... on RefundExceedsRemaining {
+                  transactionNumber
                   remaining
                   requested
                 }
@@ -508,7 +513,7 @@ class BillingClient(AsyncBaseClient):
             }
             """)
         variables: dict[str, object] = {
-            "transactionNumber": transaction_number,
+            "transactionNumber": serialize_uuid(transaction_number),
             "amount": serialize_money(amount),
             "reference": reference,
             "metadata": serialize_metadata(metadata),

@@ -36,6 +36,9 @@ class HoldTransferHoldTransferHoldTransferSuccess(BaseModel):
     typename__: Literal["HoldTransferSuccess"] = Field(alias="__typename")
     hold: Optional["HoldTransferHoldTransferHoldTransferSuccessHold"]
     amount: Annotated[Decimal, BeforeValidator(parse_money)]
+    expires_at: Annotated[datetime, BeforeValidator(parse_datetime)] = Field(
+        alias="expiresAt"
+    )
     transaction_number: Annotated[UUID, BeforeValidator(parse_uuid)] = Field(
         alias="transactionNumber"
     )

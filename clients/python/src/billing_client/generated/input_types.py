@@ -1,6 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Optional
+from uuid import UUID
 
 from pydantic import Field, PlainSerializer
 
@@ -9,6 +10,7 @@ from billing_client.scalars import (
     serialize_datetime,
     serialize_metadata,
     serialize_money,
+    serialize_uuid,
 )
 
 from .base_model import BaseModel
@@ -73,7 +75,9 @@ class HoldTransferInput(BaseModel):
 
 
 class RefundInput(BaseModel):
-    transaction_number: str = Field(alias="transactionNumber")
+    transaction_number: Annotated[UUID, PlainSerializer(serialize_uuid)] = Field(
+        alias="transactionNumber"
+    )
     "The number of a TRANSFER, SPLIT or CAPTURE."
     amount: Optional[Annotated[Decimal, PlainSerializer(serialize_money)]] = None
     "Without it, all that remains refundable."

@@ -39,30 +39,30 @@ class RefundRefundRefundSuccess(BaseModel):
     refund_of: Annotated[UUID, BeforeValidator(parse_uuid)] = Field(alias="refundOf")
     amount: Annotated[Decimal, BeforeValidator(parse_money)]
     remaining: Annotated[Decimal, BeforeValidator(parse_money)]
-    wallet: Optional["RefundRefundRefundSuccessWallet"]
-    debited: list["RefundRefundRefundSuccessDebited"]
+    wallet_to: Optional["RefundRefundRefundSuccessWalletTo"] = Field(alias="walletTo")
+    wallets_from: list["RefundRefundRefundSuccessWalletsFrom"] = Field(
+        alias="walletsFrom"
+    )
     reference: Optional[str]
     metadata: Annotated[Metadata, BeforeValidator(parse_metadata)]
     dry_run: bool = Field(alias="dryRun")
     replayed: bool
 
 
-class RefundRefundRefundSuccessWallet(BaseModel):
+class RefundRefundRefundSuccessWalletTo(BaseModel):
     id: str
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
     held: Annotated[Decimal, BeforeValidator(parse_money)]
     available: Annotated[Decimal, BeforeValidator(parse_money)]
 
 
-class RefundRefundRefundSuccessDebited(BaseModel):
-    wallet_to_id: str = Field(alias="walletToId")
+class RefundRefundRefundSuccessWalletsFrom(BaseModel):
+    wallet_id: str = Field(alias="walletId")
     amount: Annotated[Decimal, BeforeValidator(parse_money)]
-    wallet_to: Optional["RefundRefundRefundSuccessDebitedWalletTo"] = Field(
-        alias="walletTo"
-    )
+    wallet: Optional["RefundRefundRefundSuccessWalletsFromWallet"]
 
 
-class RefundRefundRefundSuccessDebitedWalletTo(BaseModel):
+class RefundRefundRefundSuccessWalletsFromWallet(BaseModel):
     id: str
     balance: Annotated[Decimal, BeforeValidator(parse_money)]
     held: Annotated[Decimal, BeforeValidator(parse_money)]
@@ -80,12 +80,18 @@ class RefundRefundTransactionNotFound(BaseModel):
     typename__: Literal["TransactionNotFound"] = Field(alias="__typename")
     code: ErrorCode
     message: str
+    transaction_number: Annotated[UUID, BeforeValidator(parse_uuid)] = Field(
+        alias="transactionNumber"
+    )
 
 
 class RefundRefundRefundExceedsRemaining(BaseModel):
     typename__: Literal["RefundExceedsRemaining"] = Field(alias="__typename")
     code: ErrorCode
     message: str
+    transaction_number: Annotated[UUID, BeforeValidator(parse_uuid)] = Field(
+        alias="transactionNumber"
+    )
     remaining: Annotated[Decimal, BeforeValidator(parse_money)]
     requested: Annotated[Decimal, BeforeValidator(parse_money)]
 
@@ -142,4 +148,4 @@ class RefundRefundOutcomeUnknown(BaseModel):
 
 Refund.model_rebuild()
 RefundRefundRefundSuccess.model_rebuild()
-RefundRefundRefundSuccessDebited.model_rebuild()
+RefundRefundRefundSuccessWalletsFrom.model_rebuild()
