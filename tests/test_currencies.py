@@ -355,7 +355,7 @@ async def test_an_existing_code_is_currency_exists(
 ) -> None:
     before = await snapshot(sql)
     result = await create_currency(api, code, 2, "Again")
-    assert (result["__typename"], result["existing"]) == ("CurrencyExists", code)
+    assert (result["__typename"], result["currencyCode"]) == ("CurrencyExists", code)
     assert await snapshot(sql) == before
     assert (await currencies(api))[code]["custom"] is False
 
@@ -365,7 +365,7 @@ async def test_a_custom_code_taken_twice_is_currency_exists(api: Api) -> None:
         "CreateCurrencySuccess"
     )
     again = await create_currency(api, "MILES", 2, "Other miles")
-    assert (again["__typename"], again["existing"]) == ("CurrencyExists", "MILES")
+    assert (again["__typename"], again["currencyCode"]) == ("CurrencyExists", "MILES")
     assert (await currencies(api))["MILES"]["exponent"] == 0
 
 

@@ -1,8 +1,8 @@
-"""The fields the ledger-depth contract (issue 14) names on its results, by those names.
+"""The fields the ledger's results name (docs/ledger.md, docs/api.md), asked for by name.
 
-The behaviour tests (test_holds, test_refunds_splits, ...) alias a field the implementation
-names differently to the contract's name; these tests ask for each contract name itself, so a
-field that is missing or renamed fails here, once, by name.
+The behaviour tests (test_holds, test_refunds_splits, ...) read a few fields under aliases (see
+support/ledger_depth.py); these tests ask for each field itself, so a field that is missing or
+renamed fails here, once, by name.
 """
 
 from __future__ import annotations
@@ -27,19 +27,20 @@ CONTRACT_FIELDS = [
     ("RefundSuccess", "transactionNumber"),
     ("RefundSuccess", "refundOf"),
     ("RefundSuccess", "remaining"),
-    ("RefundSuccess", "walletFrom"),
-    ("RefundSuccess", "transaction"),
+    ("RefundSuccess", "walletTo"),
+    ("RefundSuccess", "walletsFrom"),
+    ("RefundLeg", "walletId"),
     ("SplitTransferSuccess", "walletFromBalance"),
     ("SplitLeg", "walletTo"),
     ("WithdrawSuccess", "walletBalance"),
     ("HoldNotPending", "holdId"),
-    ("HoldNotPending", "status"),
+    ("HoldNotPending", "holdStatus"),
     ("HoldExpired", "holdId"),
     ("HoldNotFound", "holdId"),
     ("RefundExceedsRemaining", "remaining"),
     ("RefundExceedsRemaining", "requested"),
     ("CurrencyMismatch", "expected"),
-    ("CurrencyExists", "currency"),
+    ("CurrencyExists", "currencyCode"),
     ("ClientNotFound", "clientId"),
     ("TransactionNotFound", "transactionNumber"),
     ("Hold", "capturedAmount"),
@@ -76,19 +77,23 @@ async def test_hold_not_pending_answers_with_status(api: Api) -> None:
     # when: captured again, asking for the contract's field
     response = await api.post(
         "mutation($id: ID!) { captureHold(input: {holdId: $id}) {"
-        " __typename ... on HoldNotPending { holdId status } } }",
+        " __typename ... on HoldNotPending { holdId holdStatus } } }",
         {"id": held},
     )
     # then
     assert response.json() == {
         "data": {
-            "captureHold": {"__typename": "HoldNotPending", "holdId": held, "status": "CAPTURED"}
+            "captureHold": {
+                "__typename": "HoldNotPending",
+                "holdId": held,
+                "holdStatus": "CAPTURED",
+            }
         }
     }
 
 
-# Each: a document that selects, in one result union, fields the contract names alike on the
-# success and on an error. GraphQL refuses such a document when the two have different types.
+# Each: a document that selects, in one result union, fields named alike on the success and on
+# an error. GraphQL refuses such a document when the two have different types.
 SAME_NAME_DOCUMENTS = {
     "refund.transactionNumber": """
         mutation { refund(input: {transactionNumber: "00000000-0000-0000-0000-000000000000"}) {
@@ -101,7 +106,7 @@ SAME_NAME_DOCUMENTS = {
         mutation { createCurrency(input: {code: "USD", exponent: 2, name: "Dollar"}) {
           __typename
           ... on CreateCurrencySuccess { currency { code } }
-          ... on CurrencyExists { currency } } }
+          ... on CurrencyExists { currencyCode } } }
     """,
 }
 

@@ -1,14 +1,10 @@
 """Issue 14 (ledger depth): the documents and helpers the tests of currencies, holds, refunds,
 splits, payouts, metadata and dry runs share.
 
-Where the implementation names a field otherwise than the contract, the documents alias the
-implementation's field to the contract's name (HoldNotPending ``status: holdStatus``,
-RefundSuccess ``walletFrom: walletTo``) so that the behaviour is tested, and
-tests/test_ledger_contract.py checks the names themselves.
-Fields of one name but different types in one result union cannot be selected together (GraphQL
-refuses the document): the errors' ``transactionNumber`` (String) is read as ``number`` beside
-the success's (UUID), and CurrencyExists's ``currency`` (String) as ``existing`` beside
-CreateCurrencySuccess's (Currency).
+The documents read a few fields under aliases the tests share: HoldNotPending ``status:
+holdStatus``, RefundSuccess ``walletFrom: walletTo`` (the paying wallet the refund credits),
+the errors' ``transactionNumber`` as ``number``; tests/test_ledger_contract.py asks for the
+fields by their own names.
 
 Each document selects its success type's fields and the fields of the errors the contract
 (/work/spec-ledger.md) says the mutation may answer with; every error also gives its code and
@@ -64,7 +60,7 @@ mutation CreateCurrency($input: CreateCurrencyInput!) {{
     __typename
     ... on CreateCurrencySuccess {{ currency {{ code exponent name custom }} }}
     ... on InvalidInput {{ field }}
-    ... on CurrencyExists {{ existing: currency }}
+    ... on CurrencyExists {{ currencyCode }}
     {ERROR_FIELDS}
   }}
 }}
