@@ -19,6 +19,7 @@ from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.migrate import current_revision, run_alembic
 from billing.db.models import Base
+from billing.domain.audit import audit
 from billing.graphql.schema import schema
 from support.api import api_for, new_token
 from support.postgres import HEAD, PgServer
@@ -156,6 +157,13 @@ async def test_upgrade_keeps_core_data_readable_as_history(
                 "counterpartyWallet": None,
             },
         ]
+        # and the old wallets hold the default currency, nothing held, every invariant kept
+        wallets = await api.run("{ wallets(ids: [1, 2]) { currency balance held available } }")
+        assert wallets["wallets"] == [
+            {"currency": "USD", "balance": "60.00", "held": "0.00", "available": "60.00"},
+            {"currency": "USD", "balance": "40.00", "held": "0.00", "available": "40.00"},
+        ]
+        assert (await audit(app.state.db.engine)).ok
         # and new operations with keys work on the upgraded database
         done = await api.run(
             'mutation { resupply(input: {walletId: "2", amount: "1", idempotencyKey: "k"})'
