@@ -1002,7 +1002,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def refusal(self, caller: Caller, legs: list[Leg]) -> dict[str, Any] | None:
         """Why a posting of these legs (the paying one first) is refused, in the order of the
         one posting path: every wallet exists (and, where money leaves it, is the client's
-        own), all share the paying wallet's currency, each amount fits its decimals, and then,
+        own), all share the paying wallet's currency, each amount fits its decimals (the paying
+        leg, whose amount is the others' sum, last), and then,
         wallet by wallet in ascending id, what is available covers what leaves it and no
         balance reaches 10^18."""
         by_id = {leg.wallet: leg for leg in legs}
@@ -1025,7 +1026,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     message=f"Wallet {wallet_id} holds {currency}, not {expected}; money moves"
                     " only between wallets of one currency.",
                 )
-        for leg in legs:
+        for leg in [*legs[1:], legs[0]]:  # the paying leg's sum last: a leg is named first
             exponent = self.wallets[leg.wallet].exponent
             if not (fits(leg.delta, exponent) and fits(leg.hold_delta, exponent)):
                 return invalid(leg.field)

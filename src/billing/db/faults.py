@@ -64,6 +64,10 @@ def classify(exc: BaseException) -> Fault | None:  # noqa: PLR0911 - one exit pe
         return Fault.UNAVAILABLE  # refused, reset, connect timeout, connection gone
     if isinstance(exc, sa_exc.InterfaceError | asyncpg.InterfaceError) and "closed" in str(exc):
         return Fault.UNAVAILABLE  # "connection is closed": terminated while idle, no sqlstate
+    if isinstance(exc, asyncpg.exceptions.InternalClientError) and "in progress" in str(exc):
+        # The server wrote to the connection unasked (a FATAL as it terminates the session)
+        # just as it was taken from the pool: the driver is still reading that message.
+        return Fault.UNAVAILABLE
     return None
 
 

@@ -28,6 +28,7 @@ caller needs to tell why nothing moved, or what it moved. CHECK constraints back
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -332,7 +333,15 @@ async def post(
         sync.dispatch.before_cursor_execute(sync, None, posting.sql, arguments, None, False)
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None, "a pooled connection has its asyncpg connection"
-    found: list[Record] = await driver.fetch(posting.sql, *arguments, record_class=Record)
+    try:
+        found: list[Record] = await driver.fetch(posting.sql, *arguments, record_class=Record)
+    except asyncpg.PostgresError:
+        raise  # the server answered (a serialization failure, say): the connection is sound
+    except (Exception, asyncio.CancelledError):
+        # Interrupted mid-call, the driver may be left in any state; SQLAlchemy did not see
+        # the call, so it must be told not to take this connection back.
+        await conn.invalidate()
+        raise
     return Answer(head=found[0], rows=[r for r in found if r["wallet_id"] is not None])
 
 
