@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from sqlalchemy import func, select, text
@@ -114,14 +115,7 @@ async def create_client(
 
 
 def _owned(wallet: WalletRecord, client: ClientRecord) -> WalletRecord:
-    return WalletRecord(
-        id=wallet.id,
-        client_id=wallet.client_id,
-        currency=wallet.currency,
-        balance=wallet.balance,
-        held=wallet.held,
-        owner=client,
-    )
+    return dataclasses.replace(wallet, owner=client)
 
 
 async def _replay_client(conn: AsyncConnection, client_id: int) -> NewClient:

@@ -7,6 +7,7 @@ answered from the ledger instead.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,18 +105,12 @@ def _in_order(done: Posted, order: Sequence[int]) -> Posted:
     """``done`` with its wallets in ``order`` (a replay reads them in the ledger's order)."""
     position = {wid: i for i, wid in enumerate(done.wallet_ids)}
     pick = [position[wid] for wid in order]
-    return Posted(
-        transaction_number=done.transaction_number,
-        kind=done.kind,
-        amount=done.amount,
-        reference=done.reference,
-        metadata=done.metadata,
+    return dataclasses.replace(
+        done,
         wallets=[done.wallets[i] for i in pick],
         wallet_ids=list(order),
         leg_amounts=[done.leg_amounts[i] for i in pick],
         leg_references=[done.leg_references[i] for i in pick],
-        remaining=done.remaining,
-        replayed=done.replayed,
     )
 
 

@@ -253,6 +253,11 @@ class Request:
     dry_run: bool
     number: uuid.UUID
 
+    @property
+    def key(self) -> idempotency.Idempotency | None:
+        """The idempotency key the posting uses: none on a dry run."""
+        return None if self.dry_run else self.idem
+
 
 @dataclass(frozen=True, slots=True)
 class Moved:
@@ -313,7 +318,7 @@ async def post(
 ) -> Answer:
     """Run one posting statement, on the driver itself: the statement is fixed, so nothing of
     what SQLAlchemy does per call (compiling, caching, processing rows) is needed."""
-    idem = None if request.dry_run else request.idem
+    idem = request.key
     values = {
         "owner": request.actor.owner_filter,
         "number": request.number,
@@ -348,8 +353,8 @@ async def post(
 def earlier(posted: Answer, request: Request) -> int | None:
     """The transaction the idempotency key already stands for (the statement then changed
     nothing); IdempotencyKeyReused if the key was used for another request."""
-    idem = request.idem
-    if request.dry_run or idem is None or posted.head.earlier_hash is None:
+    idem = request.key
+    if idem is None or posted.head.earlier_hash is None:
         return None
     if posted.head.earlier_hash != idem.request_hash:
         raise IdempotencyKeyReused(idem.key)
@@ -411,8 +416,8 @@ async def run(
             refuse(answer, request.actor, fields)
         return done(answer)
 
-    idem = None if request.dry_run else request.idem
-    return await db.write(work, wallet_locks=idempotency.locks(idem, *locks), one_statement=True)
+    gate = idempotency.locks(request.key, *locks)
+    return await db.write(work, wallet_locks=gate, one_statement=True)
 
 
 def posted(answer: Answer, request: Request, kind: str, amount: Decimal, **links: Any) -> Posted:
