@@ -12,15 +12,19 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
+    Integer,
     Numeric,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     false,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -91,6 +95,7 @@ class Wallet(Base):
     balance: Mapped[Decimal] = mapped_column(MONEY, server_default=text("0"))
     held: Mapped[Decimal] = mapped_column(MONEY)
     held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))  # its last event
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -250,3 +255,100 @@ class ApiToken(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+EVENT_KINDS = TRANSACTION_KINDS + ", 'HOLD_EXPIRED'"
+CURRENT_TX = "CAST(CAST(pg_current_xact_id() AS text) AS bigint)"
+
+
+class WalletEvent(Base):
+    """One change of a wallet, written with it: the outbox of subscriptions and webhooks."""
+
+    __tablename__ = "wallet_events"
+    __table_args__ = (
+        CheckConstraint("seq > 0", name="ck_wallet_events_seq_positive"),
+        CheckConstraint(f"kind IN ({EVENT_KINDS})", name="ck_wallet_events_kind_known"),
+        UniqueConstraint("wallet_id", "seq", name="uq_wallet_events_wallet_id_seq"),
+        Index("ix_wallet_events_tx_id", "tx", "id"),  # the relay's reading order
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tx: Mapped[int] = mapped_column(BigInteger, server_default=text(CURRENT_TX))
+    wallet_id: Mapped[int] = mapped_column(ForeignKey("wallets.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, 3... per wallet, in commit order
+    kind: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(MONEY)  # signed change of the balance
+    held_change: Mapped[Decimal] = mapped_column(MONEY)  # signed change of what holds reserve
+    balance: Mapped[Decimal] = mapped_column(MONEY)  # after it
+    available: Mapped[Decimal | None] = mapped_column(MONEY)  # after it (NULL before 0006)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)  # see migration 0004
+    hold_id: Mapped[int | None] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEndpoint(Base):
+    """Where events are POSTed, signed with the endpoint's own secret."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint(
+            "enabled = (disabled_reason IS NULL)", name="ck_webhook_endpoints_disabled_why"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    events: Mapped[list[str]] = mapped_column(ARRAY(Text))  # event kinds; empty: all
+    secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint, until it is delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('PENDING', 'DELIVERED', 'FAILED')", name="ck_webhook_deliveries_status"
+        ),
+        UniqueConstraint(
+            "endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_id_event_id"
+        ),
+        Index(
+            "ix_webhook_deliveries_pending",
+            "endpoint_id",
+            "wallet_id",
+            "seq",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("wallet_events.id"))
+    wallet_id: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text, server_default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EventRelay(Base):
+    """How far a relay has read the events: every transaction below ``horizon``."""
+
+    __tablename__ = "event_relay"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    horizon: Mapped[int] = mapped_column(BigInteger)

@@ -159,6 +159,34 @@ CHECKS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "each wallet's events are numbered 1, 2, 3... and replay to its balance",
+        """
+        SELECT format('wallet %s: event_seq %s, balance %s; its %s event(s) number %s to %s,'
+                      ' sum to %s and end at balance %s', w.id, w.event_seq, w.balance,
+                      coalesce(e.n, 0), e.first, e.last, coalesce(e.total, 0), e.closing)
+        FROM wallets w
+        LEFT JOIN (SELECT wallet_id, count(*) AS n, min(seq) AS first, max(seq) AS last,
+                          sum(amount) AS total,
+                          (array_agg(balance ORDER BY seq DESC))[1] AS closing
+                   FROM wallet_events GROUP BY wallet_id) e ON e.wallet_id = w.id
+        WHERE coalesce(e.n, 0) <> w.event_seq OR coalesce(e.last, 0) <> w.event_seq
+           OR coalesce(e.total, 0) <> w.balance OR coalesce(e.closing, 0) <> w.balance
+        ORDER BY w.id
+        """,
+    ),
+    (
+        "each operation has its event",
+        """
+        SELECT format('operation %s of wallet %s (transaction %s, %s): no event of that amount',
+                      o.id, o.wallet_id, o.transaction_id, o.amount)
+        FROM wallet_operations o
+        WHERE NOT EXISTS (SELECT FROM wallet_events e
+                          WHERE e.transaction_id = o.transaction_id AND e.wallet_id = o.wallet_id
+                            AND e.amount = o.amount)
+        ORDER BY o.id
+        """,
+    ),
+    (
         "no balance is negative",
         """
         SELECT format('wallet %s: negative balance %s', id, balance)

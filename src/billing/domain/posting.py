@@ -139,7 +139,7 @@ WITH
     WHERE CAST(:key AS text) IS NOT NULL AND caller = :caller AND key = :key
   ),{plan},
   locked AS (
-    SELECT id, client_id, currency, exponent, balance, held, held_until FROM wallets
+    SELECT id, client_id, currency, exponent, balance, held, held_until, event_seq FROM wallets
     WHERE id = ANY (ARRAY(SELECT wallet_id FROM plan)) ORDER BY id FOR UPDATE
   ),
   clock AS (SELECT clock_timestamp() AS now, count(*) AS wallets FROM locked),
@@ -147,7 +147,7 @@ WITH
     SELECT p.ord, p.wallet_id, p.reference, p.expires,
            l.id IS NOT NULL AND (CAST(:owner AS bigint) IS NULL OR l.client_id = :owner
                                  OR (p.delta >= 0 AND p.hold_delta <= 0)) AS found,
-           l.client_id, l.currency, l.exponent, l.balance,
+           l.client_id, l.currency, l.exponent, l.balance, l.event_seq,
            round(p.delta, l.exponent) AS delta, round(p.hold_delta, l.exponent) AS hold_delta,
            round(p.delta, l.exponent) = p.delta
              AND round(p.hold_delta, l.exponent) = p.hold_delta AS exact,
@@ -172,6 +172,13 @@ WITH
     WHERE EXISTS (SELECT FROM allowed) AND NOT :dry_run
     RETURNING id
   ),
+  expired AS (
+    UPDATE holds AS h SET status = 'EXPIRED', resolved_at = h.expires_at
+    FROM checked AS c
+    WHERE c.stale AND h.wallet_from_id = c.wallet_id AND h.status = 'PENDING'
+      AND h.expires_at <= (SELECT now FROM clock) AND EXISTS (SELECT FROM recorded)
+    RETURNING h.id, h.wallet_from_id AS wallet_id, h.amount, h.expires_at, h.reference
+  ),
   moved AS (
     UPDATE wallets AS w
     SET balance = w.balance + c.delta, held = c.held + c.hold_delta,
@@ -180,22 +187,34 @@ WITH
                             SELECT min(h.expires_at) FROM holds AS h
                             WHERE h.wallet_from_id = w.id AND h.status = 'PENDING'
                               AND h.expires_at > (SELECT now FROM clock)))
-                          ELSE least(w.held_until, c.expires) END
+                          ELSE least(w.held_until, c.expires) END,
+        event_seq = w.event_seq + (SELECT count(*) FROM expired AS e WHERE e.wallet_id = w.id)
+                    + CASE WHEN c.delta <> 0 OR c.hold_delta <> 0 THEN 1 ELSE 0 END
     FROM checked AS c
     WHERE w.id = c.wallet_id AND (c.delta <> 0 OR c.hold_delta <> 0 OR c.stale)
       AND EXISTS (SELECT FROM recorded)
-  ),
-  expired AS (
-    UPDATE holds AS h SET status = 'EXPIRED', resolved_at = h.expires_at
-    FROM checked AS c
-    WHERE c.stale AND h.wallet_from_id = c.wallet_id AND h.status = 'PENDING'
-      AND h.expires_at <= (SELECT now FROM clock) AND EXISTS (SELECT FROM recorded)
   ),
   legs AS (
     INSERT INTO wallet_operations
       (transaction_id, wallet_id, amount, balance_after, reference, created_at)
     SELECT recorded.id, c.wallet_id, c.delta, c.balance + c.delta, c.reference, clock_timestamp()
     FROM recorded, checked AS c WHERE c.delta <> 0
+  ),
+  events AS (
+    INSERT INTO wallet_events (wallet_id, seq, kind, amount, held_change, balance, available,
+                               transaction_id, hold_id, reference, created_at)
+    SELECT e.wallet_id, c.event_seq + row_number() OVER w, 'HOLD_EXPIRED', 0, -e.amount,
+           c.balance, c.balance - c.held - coalesce(sum(e.amount) OVER (w ROWS BETWEEN
+             1 FOLLOWING AND UNBOUNDED FOLLOWING), 0), NULL, e.id, e.reference, e.expires_at
+    FROM expired AS e JOIN checked AS c ON c.wallet_id = e.wallet_id
+    WINDOW w AS (PARTITION BY e.wallet_id ORDER BY e.expires_at, e.id)
+    UNION ALL
+    SELECT c.wallet_id,
+           c.event_seq + (SELECT count(*) FROM expired AS e WHERE e.wallet_id = c.wallet_id) + 1,
+           '{kind}', c.delta, c.hold_delta, c.balance + c.delta,
+           c.balance + c.delta - c.held - c.hold_delta, recorded.id, {hold}, c.reference,
+           clock_timestamp()
+    FROM recorded, checked AS c WHERE c.delta <> 0 OR c.hold_delta <> 0
   ),
   remembered AS (
     INSERT INTO idempotency_keys (caller, key, operation, request_hash, transaction_id)

@@ -104,3 +104,24 @@ class Posted:
     @property
     def wallet_to(self) -> WalletRecord | None:
         return self.wallets[1]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One change of a wallet, as the ledger wrote it with the change (``wallet_events``)."""
+
+    id: int  # unique across wallets; a webhook's id
+    wallet_id: int
+    client_id: int
+    seq: int  # 1, 2, 3... per wallet, in commit order
+    kind: str  # the transaction's kind, or HOLD_EXPIRED
+    currency: str
+    amount: Decimal  # signed change of the balance
+    held_change: Decimal  # signed change of what holds reserve
+    balance: Decimal  # after the change
+    available: Decimal | None  # after the change; None for events from before they existed
+    transaction_number: uuid.UUID | None  # None for an expiry
+    hold_id: int | None
+    reference: str | None
+    metadata: dict[str, str]
+    created_at: datetime
