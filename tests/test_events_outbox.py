@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from starlette.applications import Starlette
 
-from billing.domain import events, payments, posting
+from billing.domain import events, holds, payments, posting
 from billing.domain.access import SYSTEM
 from support.api import Api
 from support.ledger_depth import (
@@ -205,4 +205,45 @@ async def test_a_transaction_that_commits_late_is_neither_skipped_nor_read_out_o
         (3, d("-3.00")),
     ]
     assert [ev.transaction_number for ev in of_a][1] == late_request.number
+    await assert_sound(app, sql)
+
+
+async def test_the_sweep_expires_lapsed_holds_with_their_events_and_nothing_else(
+    api: Api, app: Starlette, sql: asyncpg.Connection
+) -> None:
+    # given: a wallet with a lapsed hold and a live one, and a wallet with a live hold only
+    _, payer = await create_client(api, "payer")
+    _, other = await create_client(api, "other")
+    _, payee = await create_client(api, "payee")
+    for wallet in (payer, other):
+        await resupply(api, wallet, "100.00")
+    lapsed = await hold_id(api, payer, payee, "10.00")
+    await hold_id(api, payer, payee, "20.00")
+    await hold_id(api, other, payee, "30.00")
+    await sql.execute(
+        "WITH h AS (UPDATE holds SET expires_at = clock_timestamp() WHERE id = $1"
+        " RETURNING wallet_from_id, expires_at)"
+        " UPDATE wallets w SET held_until = least(w.held_until, h.expires_at)"
+        " FROM h WHERE w.id = h.wallet_from_id",
+        int(lapsed),
+    )
+    # when
+    swept = await holds.expire_lapsed(app.state.db)
+    again = await holds.expire_lapsed(app.state.db)
+    # then: one wallet swept, once; its hold expired with its event; no transaction recorded
+    assert (swept, again) == (1, 0)
+    assert await sql.fetchval("SELECT status FROM holds WHERE id = $1", int(lapsed)) == "EXPIRED"
+    assert (await events_of(sql, payer))[-1] == (
+        4,
+        "HOLD_EXPIRED",
+        d("0"),
+        d("-10.00"),
+        d("100.00"),
+        d("80.00"),
+        True,
+        False,
+    )
+    assert [e[1] for e in await events_of(sql, other)] == ["RESUPPLY", "HOLD"]
+    assert await sql.fetchval("SELECT held FROM wallets WHERE id = $1", int(payer)) == d("20.00")
+    assert await sql.fetchval("SELECT count(*) FROM transactions WHERE kind = 'HOLD'") == 3
     await assert_sound(app, sql)

@@ -84,6 +84,7 @@ class Wallet(Base):
         ),
         CheckConstraint("held >= 0", name="ck_wallets_held_not_negative"),
         CheckConstraint("balance < 1e18", name="ck_wallets_balance_below_limit"),
+        Index("ix_wallets_held_until", "held_until", postgresql_where=text("held > 0")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

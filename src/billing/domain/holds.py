@@ -10,10 +10,14 @@ of a race sees it resolved.
 
 Each of the three is posted through the one posting path; each records a transaction (HOLD,
 CAPTURE, VOID) linked to the hold, though only a capture moves a balance.
+
+Expired holds are marked EXPIRED, with an event each, by the next posting on their wallet, or
+sooner by ``expire_lapsed``, which the event relay runs every second.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,11 +27,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
 from billing.domain import posting
-from billing.domain.access import Actor
+from billing.domain.access import SYSTEM, Actor
 from billing.domain.idempotency import lock_of
 from billing.domain.money import fingerprint, parse_amount
 from billing.domain.payments import request
-from billing.domain.posting import CREDITS, GIVEN_LEGS, HELD_CHANGE, HOLD_COLUMNS, Answer, Leg
+from billing.domain.posting import (
+    CREDITS,
+    GIVEN_LEGS,
+    HELD_CHANGE,
+    HOLD_COLUMNS,
+    ZERO,
+    Answer,
+    Leg,
+)
 from billing.domain.records import HoldRecord, Posted
 from billing.domain.validation import require_id
 from billing.errors import (
@@ -395,3 +407,41 @@ async def hold_of(conn: AsyncConnection, hold_id: int, owner: int | None) -> Hol
         {"a": hold.wallet_from_id, "b": hold.wallet_to_id, "owner": owner},
     )
     return hold if owners else None
+
+
+# Expiring: a posting of one wallet that moves nothing and records no transaction; the
+# posting statement marks the wallet's lapsed holds EXPIRED and writes their events.
+EXPIRE = posting.statement(GIVEN_LEGS, kind="HOLD", record=False)
+
+_LAPSED = text(
+    "SELECT id FROM wallets WHERE held > 0 AND held_until <= clock_timestamp()"
+    " ORDER BY held_until LIMIT :limit"
+)
+
+
+async def expire_lapsed(db: Database, limit: int = 100) -> int:
+    """Mark EXPIRED the pending holds whose expiry has passed, on up to ``limit`` wallets; the
+    number of wallets swept."""
+
+    async def lapsed(conn: AsyncConnection) -> list[int]:
+        return list((await conn.execute(_LAPSED, {"limit": limit})).scalars())
+
+    wallets = await db.read_one(lapsed)
+    for wallet_id in wallets:
+        sweep = posting.Request(
+            actor=SYSTEM,
+            reference=None,
+            metadata={},
+            idem=None,
+            dry_run=False,
+            number=uuid.uuid4(),
+        )
+        legs = posting.given([Leg(wallet_id, ZERO)])
+
+        async def work(
+            conn: AsyncConnection, legs: dict[str, object] = legs, sweep: posting.Request = sweep
+        ) -> None:
+            await posting.post(conn, EXPIRE, sweep, legs)
+
+        await db.write(work, wallet_locks=[wallet_id], one_statement=True)
+    return len(wallets)

@@ -123,6 +123,7 @@ def statement(
     after: str = "",
     hold: str = "NULL",
     refund_of: str = "NULL",
+    record: bool = True,
 ) -> Statement:
     """The posting statement of one kind of operation (built once, at import).
 
@@ -130,8 +131,21 @@ def statement(
     ``guard``: the operation's own condition; ``subject``: answer columns about what it acts
     on; ``before`` / ``after``: CTEs that write, before the transaction row (they may test
     ``allowed``) or after it (they may test ``recorded``); ``hold`` and ``refund_of``: SQL for
-    the transaction's links.
+    the transaction's links. ``record=False``: a posting that moves nothing and records no
+    transaction (the sweep that expires holds: ``holds.expire_lapsed``).
     """
+    recorded = (
+        f"""INSERT INTO transactions
+      (number, kind, currency, amount, reference, metadata, parties, hold_id, refund_of)
+    SELECT :number, '{kind}', (SELECT min(currency) FROM checked), {amount}, :reference,
+           CAST(:metadata AS jsonb),
+           (SELECT array_agg(DISTINCT client_id ORDER BY client_id) FROM checked),
+           {hold}, {refund_of}
+    WHERE EXISTS (SELECT FROM allowed) AND NOT :dry_run
+    RETURNING id"""
+        if record
+        else "SELECT CAST(NULL AS bigint) AS id WHERE EXISTS (SELECT FROM allowed)"
+    )
     return Statement(f"""
 WITH
   earlier AS (
@@ -163,14 +177,7 @@ WITH
        AND coalesce({guard}, false)
   ),{before}
   recorded AS (
-    INSERT INTO transactions
-      (number, kind, currency, amount, reference, metadata, parties, hold_id, refund_of)
-    SELECT :number, '{kind}', (SELECT min(currency) FROM checked), {amount}, :reference,
-           CAST(:metadata AS jsonb),
-           (SELECT array_agg(DISTINCT client_id ORDER BY client_id) FROM checked),
-           {hold}, {refund_of}
-    WHERE EXISTS (SELECT FROM allowed) AND NOT :dry_run
-    RETURNING id
+    {recorded}
   ),
   expired AS (
     UPDATE holds AS h SET status = 'EXPIRED', resolved_at = h.expires_at

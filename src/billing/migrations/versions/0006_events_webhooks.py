@@ -36,6 +36,13 @@ def upgrade() -> None:
         "wallets",
         sa.Column("event_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
     )
+    # The sweep that expires holds finds their wallets by this (see holds.expire_lapsed).
+    op.create_index(
+        "ix_wallets_held_until",
+        "wallets",
+        ["held_until"],
+        postgresql_where=sa.text("held > 0"),
+    )
     op.create_table(
         "wallet_events",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
@@ -149,6 +156,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_wallets_held_until", "wallets")
     op.drop_table("event_relay")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
