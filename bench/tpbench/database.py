@@ -29,17 +29,26 @@ WHERE c.login LIKE $1 || '%' AND cur.code = $3
 ORDER BY c.id
 RETURNING id
 """
-# Each opening balance is a RESUPPLY with its one leg, so the ledger audits clean from the start.
+# Each opening balance is a RESUPPLY with its one leg and its event, so the ledger audits clean
+# from the start.
 SEED_LEDGER = """
 WITH tx AS (
   INSERT INTO transactions (number, kind, currency, amount, reference, parties)
   SELECT gen_random_uuid(), 'RESUPPLY', w.currency, w.balance, 'bench opening balance ' || w.id,
          ARRAY[w.client_id]
   FROM wallets AS w WHERE w.id BETWEEN $1 AND $2
-  RETURNING id, amount, reference
-)
-INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)
-SELECT id, split_part(reference, ' ', 4)::bigint, amount, amount FROM tx
+  RETURNING id, amount, reference, created_at
+),
+legs AS (
+  INSERT INTO wallet_operations (transaction_id, wallet_id, amount, balance_after)
+  SELECT id, split_part(reference, ' ', 4)::bigint, amount, amount FROM tx
+),
+numbered AS (UPDATE wallets SET event_seq = 1 WHERE id BETWEEN $1 AND $2)
+INSERT INTO wallet_events
+  (wallet_id, seq, kind, amount, held_change, balance, available, transaction_id, created_at)
+SELECT split_part(reference, ' ', 4)::bigint, 1, 'RESUPPLY', amount, 0, amount, amount, id,
+       created_at
+FROM tx
 """
 
 # One snapshot: conservation (every balance comes from a resupply, less what was withdrawn),
