@@ -304,7 +304,7 @@ async def set_enabled(
             # Retries of a delivery that failed for a long time start over.
             await conn.execute(
                 text(
-                    "UPDATE webhook_deliveries SET first_attempt_at = NULL,"
+                    "UPDATE webhook_deliveries SET first_attempt_at = NULL, attempts = 0,"
                     " next_attempt_at = least(next_attempt_at, now())"
                     " WHERE endpoint_id = :id AND status = 'PENDING'"
                 ),

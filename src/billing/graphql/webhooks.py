@@ -117,7 +117,9 @@ class WebhookDelivery:
         description="PENDING until an attempt is answered with a 2xx (DELIVERED) or its retries"
         " run out (FAILED, and its endpoint is disabled)."
     )
-    attempts: int = strawberry.field(description="Attempts so far (since it was last resent).")
+    attempts: int = strawberry.field(
+        description="Attempts so far (since it was last resent or its endpoint enabled)."
+    )
     last_status: int | None = strawberry.field(
         description="The HTTP status of the last answer; null if none came."
     )
