@@ -139,8 +139,15 @@ def parse(text: str) -> Any:
     return json.loads(text, parse_float=lambda number: f"<number {number}>")
 
 
+def webhook_secret(value: str) -> None:
+    """A webhook endpoint's secret: ``whsec_`` and the base64 of 32 bytes."""
+    if not re.fullmatch(r"whsec_[A-Za-z0-9+/]{43}=", value):
+        raise ValueError(f"not a webhook secret: {value!r}")
+
+
 # Values that differ on every run, each checked for its form, then replaced by a marker.
 VOLATILE: dict[str, Callable[[str], object]] = {
+    "secret": webhook_secret,
     "transactionNumber": uuid.UUID,
     "createdAt": datetime.fromisoformat,
     "endCursor": str,

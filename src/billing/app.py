@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from billing.db.migrate import current_revision, migrate_when_reachable, migrati
 from billing.db.token_cache import TokenCache
 from billing.domain.access import Actor
 from billing.errors import ServiceUnavailable
+from billing.events.relay import Relay
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.http.auth import BearerAuth
@@ -32,6 +34,19 @@ from billing.ide import graphiql_page
 from billing.logs import configure_logging
 
 log = logging.getLogger(__name__)
+
+
+async def start_relay(
+    settings: Settings, engine: AsyncEngine, ready: asyncio.Event
+) -> Relay | None:
+    """This process's events relay (one of the deployment's relays leads; see
+    billing.events.relay). It waits for the schema and the database in the background:
+    startup never does."""
+    if not settings.events_relay:
+        return None
+    relay = Relay(engine.url.render_as_string(hide_password=False), settings, ready=ready)
+    await relay.start()
+    return relay
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -68,12 +83,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 settings,
             )
             await app.state.token_cache.start()
+            app.state.relay = await start_relay(settings, engine, app.state.schema_ready)
             yield
         finally:
             if migrating is not None:
                 migrating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrating
+            if relay := getattr(app.state, "relay", None):
+                await relay.stop()
             if cache := getattr(app.state, "token_cache", None):
                 await cache.stop()
             await engine.dispose()
@@ -106,7 +124,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse(body, 503)
         return JSONResponse({"status": "ready", "schema": revision})
 
-    view = BillingGraphQL(schema, ide=settings.introspection)
+    view = BillingGraphQL(
+        schema,
+        ide=settings.introspection,
+        webhooks_allow_private=settings.webhooks_allow_private,
+    )
     # GraphiQL (its page and files) is offered only where the schema is public.
     ide = graphiql_page(settings.graphiql_assets) if settings.introspection else None
     graphql = BearerAuth(view, ide.page if ide else None)

@@ -90,6 +90,37 @@ class Settings(BaseSettings):
     shutdown_timeout: int = Field(
         default=10, ge=1, le=3600, description="Seconds in-flight requests get on SIGTERM."
     )
+    events_relay: bool = Field(
+        default=True,
+        description="Run the relay that turns events into webhook deliveries (one process of the"
+        " deployment leads it at a time).",
+    )
+    events_poll_interval: float = Field(
+        default=0.05, gt=0, le=60, description="Seconds between the relay's reads of new events."
+    )
+    webhooks_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds one webhook attempt may take in all."
+    )
+    webhooks_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="Webhook attempts in flight at once."
+    )
+    webhooks_retry_delay: float = Field(
+        default=10.0, gt=0, description="Seconds before the first retry of a webhook; doubles."
+    )
+    webhooks_retry_max_delay: float = Field(
+        default=3600.0, gt=0, description="The longest pause between two attempts, in seconds."
+    )
+    webhooks_retry_for: float = Field(
+        default=259_200.0,
+        gt=0,
+        description="Seconds a webhook is retried from its first attempt before it fails and"
+        " its endpoint is disabled (72 hours).",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhook URLs reach loopback, private, link-local and other non-public"
+        " addresses (only for tests and closed networks).",
+    )
     metrics_public: bool = Field(default=False, description="Serve /metrics without a token.")
     metrics_token: SecretStr | None = Field(
         default=None, description="A bearer secret for scrapers, checked without the database."

@@ -307,6 +307,30 @@ class IdempotencyKeyReused(OperationError):
 
 
 @dataclass(eq=False)
+class WebhookEndpointNotFound(OperationError):
+    """No such webhook endpoint. Nothing changed."""
+
+    status = 404
+    endpoint_id: int
+
+    @property
+    def message(self) -> str:
+        return f"Webhook endpoint {self.endpoint_id} does not exist."
+
+
+@dataclass(eq=False)
+class WebhookDeliveryNotFound(OperationError):
+    """No such webhook delivery. Nothing changed."""
+
+    status = 404
+    delivery_id: int
+
+    @property
+    def message(self) -> str:
+        return f"Webhook delivery {self.delivery_id} does not exist."
+
+
+@dataclass(eq=False)
 class PermissionDenied(OperationError):
     """The caller's token does not allow this operation. Nothing changed."""
 

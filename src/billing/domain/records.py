@@ -125,3 +125,39 @@ class EventRecord:
     reference: str | None
     metadata: dict[str, str]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointRecord:
+    """Where events are POSTed (its secret is shown once, when it is created)."""
+
+    id: int
+    url: str
+    description: str
+    events: list[str]  # the event kinds it receives; empty: all
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewWebhookEndpoint:
+    endpoint: WebhookEndpointRecord
+    secret: str  # whsec_..., the key of its signatures
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeliveryRecord:
+    """One event for one endpoint, and how its delivery went so far."""
+
+    id: int
+    endpoint_id: int
+    status: str  # PENDING, DELIVERED or FAILED
+    attempts: int
+    next_attempt_at: datetime | None  # None once it is no longer pending
+    last_attempt_at: datetime | None
+    last_status: int | None  # the HTTP status of the last answer, if there was one
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    event: EventRecord

@@ -121,6 +121,7 @@ class Context:
     request_id: str
     actor: Actor
     default_currency: str = "USD"
+    webhooks_allow_private: bool = False
     reader: Reader = field(init=False)
     _loaders: Loaders | None = field(init=False, default=None)
 

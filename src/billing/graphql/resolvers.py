@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 
 from billing.db.database import Database
-from billing.domain import clients, history, holds, payments, reads, refunds
+from billing.domain import clients, history, holds, payments, reads, refunds, webhooks
 from billing.domain.access import Actor
 from billing.domain.validation import parse_id
 from billing.errors import OperationError
@@ -54,6 +54,18 @@ from billing.graphql.types import (
     VoidHoldSuccess,
     Wallet,
     WithdrawSuccess,
+)
+from billing.graphql.webhooks import (
+    CreateWebhookEndpointInput,
+    CreateWebhookEndpointSuccess,
+    DeleteWebhookEndpointSuccess,
+    DisableWebhookEndpointSuccess,
+    EnableWebhookEndpointSuccess,
+    ResendWebhookDeliverySuccess,
+    WebhookDeliveryConnection,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    deliveries_connection,
 )
 from billing.http.observability import observe_result
 
@@ -193,6 +205,32 @@ class Query:
             )
         )
         return None if record is None else Transaction.from_record(record)
+
+    @strawberry.field(
+        description="The webhook endpoints, oldest first; operators only (null for client tokens)."
+    )
+    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint] | None:
+        if not info.context.actor.is_operator:
+            return None
+        found = await info.context.reader.run(webhooks.endpoints)
+        return [WebhookEndpoint.from_record(e) for e in found]
+
+    @strawberry.field(
+        description="An endpoint's deliveries, newest first, in pages; only those of one status"
+        " if given. Null if there is no such endpoint; operators only (null for client tokens)."
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        endpoint_id: strawberry.ID,
+        status: WebhookDeliveryStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> WebhookDeliveryConnection | None:
+        key = parse_id(endpoint_id)
+        if key is None or not info.context.actor.is_operator:
+            return None
+        return await deliveries_connection(info, key, status, first, after)
 
 
 async def perform(
@@ -437,4 +475,101 @@ class Mutation:
                 dry_run=input.dry_run,
             ),
             RefundSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Register a URL that receives events, signed with a secret of its own"
+        " (operators only). The secret is shown in this answer only.",
+        graphql_type=result_union(
+            "CreateWebhookEndpointResult",
+            CreateWebhookEndpointSuccess,
+            webhooks.CREATE_ENDPOINT_FAILURES,
+        ),
+    )
+    async def create_webhook_endpoint(
+        self, info: Info, input: CreateWebhookEndpointInput
+    ) -> CreateWebhookEndpointSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: webhooks.create_endpoint(
+                db,
+                actor=actor,
+                url=input.url,
+                events=input.events,
+                description=input.description,
+                allow_private=info.context.webhooks_allow_private,
+            ),
+            CreateWebhookEndpointSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Stop delivering to an endpoint (operators only): its pending deliveries"
+        " wait, and events meanwhile are not delivered to it.",
+        graphql_type=result_union(
+            "DisableWebhookEndpointResult",
+            DisableWebhookEndpointSuccess,
+            webhooks.ENDPOINT_FAILURES,
+        ),
+    )
+    async def disable_webhook_endpoint(
+        self, info: Info, id: strawberry.ID
+    ) -> DisableWebhookEndpointSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: webhooks.set_enabled(db, actor=actor, endpoint_id=id, enabled=False),
+            DisableWebhookEndpointSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Deliver to an endpoint again (operators only): its pending deliveries"
+        " resume, their retries started over.",
+        graphql_type=result_union(
+            "EnableWebhookEndpointResult",
+            EnableWebhookEndpointSuccess,
+            webhooks.ENDPOINT_FAILURES,
+        ),
+    )
+    async def enable_webhook_endpoint(
+        self, info: Info, id: strawberry.ID
+    ) -> EnableWebhookEndpointSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: webhooks.set_enabled(db, actor=actor, endpoint_id=id, enabled=True),
+            EnableWebhookEndpointSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Delete an endpoint and its deliveries (operators only).",
+        graphql_type=result_union(
+            "DeleteWebhookEndpointResult",
+            DeleteWebhookEndpointSuccess,
+            webhooks.ENDPOINT_FAILURES,
+        ),
+    )
+    async def delete_webhook_endpoint(
+        self, info: Info, id: strawberry.ID
+    ) -> DeleteWebhookEndpointSuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: webhooks.delete_endpoint(db, actor=actor, endpoint_id=id),
+            DeleteWebhookEndpointSuccess.from_domain,
+        )
+
+    @strawberry.mutation(
+        description="Send a delivery again, due now, its retries started over (operators"
+        " only); it still waits for its wallet's earlier events and for its endpoint to be"
+        " enabled.",
+        graphql_type=result_union(
+            "ResendWebhookDeliveryResult",
+            ResendWebhookDeliverySuccess,
+            webhooks.RESEND_FAILURES,
+        ),
+    )
+    async def resend_webhook_delivery(
+        self, info: Info, id: strawberry.ID
+    ) -> ResendWebhookDeliverySuccess | Error:
+        return await perform(
+            info,
+            lambda db, actor: webhooks.resend(db, actor=actor, delivery_id=id),
+            ResendWebhookDeliverySuccess.from_domain,
         )

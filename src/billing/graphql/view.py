@@ -26,8 +26,11 @@ def _reject_constant(name: str) -> object:
 
 
 class BillingGraphQL(GraphQL[Context, None]):
-    def __init__(self, schema: BillingSchema, *, ide: bool) -> None:
+    def __init__(
+        self, schema: BillingSchema, *, ide: bool, webhooks_allow_private: bool = False
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        self.webhooks_allow_private = webhooks_allow_private
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As the base view, but request errors are JSON like every other answer."""
@@ -68,4 +71,5 @@ class BillingGraphQL(GraphQL[Context, None]):
             request_id=request.state.request_id,
             actor=request.state.actor,
             default_currency=request.app.state.default_currency,
+            webhooks_allow_private=self.webhooks_allow_private,
         )

@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'TRANSACTION_NOT_FOUND'
   | 'TRY_AGAIN'
-  | 'WALLET_NOT_FOUND';
+  | 'WALLET_NOT_FOUND'
+  | 'WEBHOOK_DELIVERY_NOT_FOUND'
+  | 'WEBHOOK_ENDPOINT_NOT_FOUND';
 
 /** Where a hold stands. */
 export type HoldStatus =

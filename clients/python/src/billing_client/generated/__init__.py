@@ -47,7 +47,13 @@ from .create_wallet import (
     CreateWalletCreateWalletServiceUnavailable,
     CreateWalletCreateWalletTryAgain,
 )
-from .enums import ErrorCode, HoldStatus, OperationKind, TransactionKind
+from .enums import (
+    ErrorCode,
+    HoldStatus,
+    OperationKind,
+    TransactionKind,
+    WebhookDeliveryStatus,
+)
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -82,6 +88,7 @@ from .input_types import (
     CreateClientInput,
     CreateCurrencyInput,
     CreateWalletInput,
+    CreateWebhookEndpointInput,
     HoldTransferInput,
     RefundInput,
     ResupplyInput,
@@ -269,6 +276,7 @@ __all__ = [
     "CreateWalletCreateWalletServiceUnavailable",
     "CreateWalletCreateWalletTryAgain",
     "CreateWalletInput",
+    "CreateWebhookEndpointInput",
     "ErrorCode",
     "GraphQLClientError",
     "GraphQLClientGraphQLError",
@@ -399,6 +407,7 @@ __all__ = [
     "WalletWalletOperationsPageInfo",
     "Wallets",
     "WalletsWallets",
+    "WebhookDeliveryStatus",
     "Withdraw",
     "WithdrawInput",
     "WithdrawWithdrawIdempotencyKeyReused",

@@ -54,6 +54,15 @@ class CreateWalletInput(BaseModel):
     "Optional, 1-255 printable characters (a UUID is a good choice). A retry with the same key and the same input returns the first result (replayed: true) instead of performing the operation again."
 
 
+class CreateWebhookEndpointInput(BaseModel):
+    url: str
+    "http:// or https://, leading to a public address; at most 2000 characters."
+    events: list[str] = Field(default_factory=lambda: [])
+    "The kinds of events to receive: RESUPPLY, WITHDRAWAL, TRANSFER, SPLIT, HOLD, CAPTURE, VOID, REFUND, HOLD_EXPIRED. Empty (the default): all."
+    description: Optional[str] = None
+    "Free text for people, at most 500 characters."
+
+
 class HoldTransferInput(BaseModel):
     wallet_from_id: str = Field(alias="walletFromId")
     wallet_to_id: str = Field(alias="walletToId")

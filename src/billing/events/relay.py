@@ -1,0 +1,253 @@
+"""The relay: events into webhook deliveries, one wake-up per batch, and the deliveries sent.
+
+Every serving process runs one ``Relay``; one of them in the whole deployment leads at a time.
+Leading means holding a session advisory lock on a connection of the relay's own (not one of
+the request pool's): the others try again every ``retry`` seconds, and when the leader's
+connection dies, its lock goes with it and another process takes over.
+
+The leader, every ``BILLING_EVENTS_POLL_INTERVAL`` seconds:
+
+1. records how the attempts that ended went (``billing.domain.deliveries.record``);
+2. turns the events that became final into deliveries, moving the relay's horizon in the same
+   statement (``advance``), and after each batch that had events sends one
+   ``NOTIFY billing_events, '<horizon>'``: every event of a transaction below that number is
+   final, and subscribers' hubs wake up to read them. Money transactions never notify (a
+   notifying commit takes a cluster-wide lock);
+3. starts the attempts that are due, at most ``BILLING_WEBHOOKS_CONCURRENCY`` at once, each
+   bounded by ``BILLING_WEBHOOKS_TIMEOUT``.
+
+A delivery stays PENDING until the answer to an attempt is recorded: a leader killed while an
+attempt is in flight leaves it pending, and the next leader sends it again (at least once;
+receivers dedupe on ``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from billing.config import Settings
+from billing.db.engine import drop_dead_peers, server_settings
+from billing.domain import deliveries
+from billing.events import signing
+from billing.events.transport import Sender
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "billing_events"
+APPLICATION_NAME = "billing-relay"
+# The advisory lock of the leader, in the two-key space (the wallets' and idempotency keys'
+# locks use the one-key space, which never meets it): "bill", then 1 for this relay.
+LOCK = (0x62696C6C, 1)
+PAGE = 1000  # events per statement
+BATCHES = 10  # statements per round, so that deliveries are started in between
+RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
+AFTER_LOSS = 5  # a leader that lost its connection waits this many retries: others go first
+
+
+def span(seconds: float) -> str:
+    """``259200`` -> ``72 hours``: a duration for people."""
+    for unit, size in (("hours", 3600), ("minutes", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:g} seconds"
+
+
+class Relay:
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        *,
+        ready: asyncio.Event | None = None,
+        retry: float = 3.0,
+    ) -> None:
+        self.url = url
+        self.settings = settings
+        self.ready = ready
+        self.retry = retry
+        self.leading = False
+        self._engine: AsyncEngine | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        engine = create_async_engine(
+            self.url,
+            poolclass=NullPool,  # closing the connection ends the session, and the lock
+            isolation_level="AUTOCOMMIT",  # every statement is a transaction of its own
+            hide_parameters=True,
+            connect_args={
+                "timeout": self.settings.connect_timeout,
+                "server_settings": {
+                    **server_settings(self.settings),
+                    "application_name": APPLICATION_NAME,
+                    "default_transaction_isolation": "read committed",
+                },
+            },
+        )
+
+        def on_connect(dbapi_connection: Any, record: Any) -> None:
+            drop_dead_peers(dbapi_connection.driver_connection, self.settings.tcp_timeout)
+
+        event.listen(engine.sync_engine.pool, "connect", on_connect)
+        self._engine = engine
+        self._task = asyncio.create_task(self._run(), name="events-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def _run(self) -> None:
+        if self.ready is not None:
+            await self.ready.wait()
+        while True:
+            led = False
+            try:
+                led = await self._term()
+            except (OSError, TimeoutError) as exc:
+                log.info("events relay: no database connection (%r); trying again", exc)
+            except Exception as exc:
+                if _database_failure(exc):
+                    log.info("events relay: connection lost (%r); trying again", exc)
+                else:
+                    log.exception("events relay failed; trying again")
+            await asyncio.sleep(self.retry * (AFTER_LOSS if led else 1))
+
+    async def _term(self) -> bool:
+        """Lead while this process holds the lock (True if it did), else return at once."""
+        assert self._engine is not None
+        async with self._engine.connect() as conn:
+            taken = await conn.scalar(
+                text("SELECT pg_try_advisory_lock(:class, :key)"),
+                {"class": LOCK[0], "key": LOCK[1]},
+            )
+            if not taken:
+                return False
+            log.info("events relay: leading")
+            self.leading = True
+            try:
+                await self._lead(conn)
+            finally:
+                self.leading = False
+        return True  # pragma: no cover - _lead returns only by raising
+
+    async def _lead(self, conn: AsyncConnection) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        sender = Sender(
+            timeout=settings.webhooks_timeout,
+            concurrency=settings.webhooks_concurrency,
+            allow_private=settings.webhooks_allow_private,
+        )
+        sending: dict[int, asyncio.Task[None]] = {}
+        ended: list[deliveries.Attempt] = []
+        wake = asyncio.Event()
+        next_scan = 0.0
+        try:
+            while True:
+                wake.clear()
+                look = False
+                while ended:
+                    attempt = ended.pop(0)
+                    await self._record(conn, attempt)
+                    sending.pop(attempt.delivery_id, None)
+                    look = True
+                look = await self._advance(conn) or look
+                free = settings.webhooks_concurrency - len(sending)
+                if free > 0 and (look or loop.time() >= next_scan):
+                    found, wait = await deliveries.due(conn, set(sending), free)
+                    for due in found:
+                        sending[due.id] = asyncio.create_task(
+                            self._attempt(sender, due, ended, wake), name=f"webhook-{due.id}"
+                        )
+                    pause = RESCAN if wait is None else min(max(wait, 0.0), RESCAN)
+                    next_scan = loop.time() + pause
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), settings.events_poll_interval)
+        finally:
+            for task in sending.values():
+                task.cancel()
+            await asyncio.gather(*sending.values(), return_exceptions=True)
+            await sender.close()
+
+    async def _advance(self, conn: AsyncConnection) -> bool:
+        """Turn the final events into deliveries; True if any delivery was made."""
+        made = False
+        for _ in range(BATCHES):
+            step = await deliveries.advance(conn, PAGE)
+            if step.horizon is None:
+                break
+            made = made or step.deliveries > 0
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :horizon)"),
+                {"channel": CHANNEL, "horizon": str(step.horizon)},
+            )
+        return made
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next attempt after ``attempts`` failed ones: the retry delay,
+        doubling, at most the longest pause, each varied by up to 20 % either way."""
+        base = self.settings.webhooks_retry_delay * float(2 ** min(attempts - 1, 60))
+        ceiling = self.settings.webhooks_retry_max_delay
+        return min(ceiling, base) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+
+    async def _attempt(
+        self,
+        sender: Sender,
+        due: deliveries.Due,
+        ended: list[deliveries.Attempt],
+        wake: asyncio.Event,
+    ) -> None:
+        status: int | None = None
+        error: str | None
+        try:
+            content = signing.body(due.event)
+            headers = signing.headers(due.secret, due.event, content)
+            status, error = await sender.post(due.url, headers, content)
+        except Exception:
+            log.exception("webhook delivery %d: could not be sent", due.id)
+            error = "could not be sent"
+        ok = status is not None and 200 <= status < 300
+        if status is not None and not ok:
+            error = f"HTTP {status}"
+        ended.append(
+            deliveries.Attempt(
+                delivery_id=due.id,
+                attempts=due.attempts,
+                ok=ok,
+                status=status,
+                error=None if ok else error,
+                retry_in=self.backoff(due.attempts + 1),
+            )
+        )
+        wake.set()
+
+    async def _record(self, conn: AsyncConnection, attempt: deliveries.Attempt) -> None:
+        retry_for = self.settings.webhooks_retry_for
+        reason = f"deliveries failed for {span(retry_for)}; last: {attempt.error}"
+        done = await deliveries.record(conn, attempt, retry_for=retry_for, given_up=reason)
+        if done.disabled:
+            log.warning(
+                "webhook delivery %d given up; endpoint disabled: %s", attempt.delivery_id, reason
+            )
+
+
+def _database_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the database or its connection failing."""
+    return isinstance(exc, DBAPIError | OSError | TimeoutError) or (
+        exc.__cause__ is not None and _database_failure(exc.__cause__)
+    )
