@@ -8,20 +8,23 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from billing import rest
 from billing.config import Settings, get_settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
+from billing.db.listener import Listener
 from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
 from billing.db.token_cache import TokenCache
 from billing.domain.access import Actor
 from billing.errors import ServiceUnavailable
+from billing.events.hub import EventHub
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.http.auth import BearerAuth
@@ -32,6 +35,25 @@ from billing.ide import graphiql_page
 from billing.logs import configure_logging
 
 log = logging.getLogger(__name__)
+
+
+async def _listen(app: Starlette, settings: Settings, url: URL) -> None:
+    """Start the process's listening connection, the token cache and the event hub on it."""
+    listener = Listener(
+        url.set(drivername="postgresql").render_as_string(hide_password=False), settings
+    )
+    app.state.listener = listener
+    app.state.token_cache = TokenCache[Actor](listener)
+    hub = EventHub(
+        app.state.db,
+        poll_interval=settings.events_poll_interval,
+        per_token=settings.subscriptions_per_token,
+    )
+    listener.add(hub.hooks())
+    app.state.token_cache.revoked.append(hub.tokens_changed)  # ends revoked subscriptions
+    app.state.event_hub = hub
+    await listener.start()
+    await hub.start()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -63,19 +85,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             app.state.db = Database.configured(engine, settings, on_retry=observe_retry)
             app.state.default_currency = settings.default_currency
-            app.state.token_cache = TokenCache[Actor](
-                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-                settings,
-            )
-            await app.state.token_cache.start()
+            await _listen(app, settings, engine.url)
             yield
         finally:
             if migrating is not None:
                 migrating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrating
-            if cache := getattr(app.state, "token_cache", None):
-                await cache.stop()
+            if hub := getattr(app.state, "event_hub", None):
+                await hub.stop()  # subscriptions still open end now (SHUTTING_DOWN)
+            if listener := getattr(app.state, "listener", None):
+                await listener.stop()
             await engine.dispose()
             log.info("database connections closed")
 
@@ -106,13 +126,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse(body, 503)
         return JSONResponse({"status": "ready", "schema": revision})
 
-    view = BillingGraphQL(schema, ide=settings.introspection)
+    view = BillingGraphQL(schema, ide=settings.introspection, settings=settings)
     # GraphiQL (its page and files) is offered only where the schema is public.
     ide = graphiql_page(settings.graphiql_assets) if settings.introspection else None
     graphql = BearerAuth(view, ide.page if ide else None)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Subscriptions: the token comes with connection_init (see BillingGraphQL).
+            WebSocketRoute("/graphql", view),
             Route("/metrics", metrics.endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

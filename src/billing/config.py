@@ -90,6 +90,39 @@ class Settings(BaseSettings):
     shutdown_timeout: int = Field(
         default=10, ge=1, le=3600, description="Seconds in-flight requests get on SIGTERM."
     )
+    subscriptions_per_connection: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Operations one WebSocket may have running at once; another is refused.",
+    )
+    subscriptions_per_token: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Subscriptions one token may hold open in one process, over all its"
+        " WebSockets; another ends at once (TOO_MANY_SUBSCRIPTIONS).",
+    )
+    subscription_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Events waiting to be sent to one subscriber; one more and the subscriber"
+        " is ended (SLOW_CONSUMER) with the cursor to resume from.",
+    )
+    events_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between reads of new events for subscribers when nothing wakes the"
+        " reader earlier: the most a subscriber lags when notifications are not heard.",
+    )
+    ws_init_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a new WebSocket has to send connection_init; then closed (4408).",
+    )
     metrics_public: bool = Field(default=False, description="Serve /metrics without a token.")
     metrics_token: SecretStr | None = Field(
         default=None, description="A bearer secret for scrapers, checked without the database."

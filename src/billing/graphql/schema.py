@@ -10,6 +10,7 @@ from functools import partial
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -22,6 +23,7 @@ from billing.graphql.context import Context
 from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import METADATA_SCALAR, MONEY_SCALAR, Metadata, Money
+from billing.graphql.subscriptions import Subscription
 from billing.http.observability import observe_operation
 
 log = logging.getLogger("billing.errors")
@@ -76,8 +78,9 @@ class ErrorPolicy(SchemaExtension):
                     path=error.path,
                     extensions={"code": ServiceUnavailable.code},
                 )
-            context.response.status_code = 503
-            context.response.headers["Retry-After"] = "1"
+            if isinstance(context.response, Response):  # not a WebSocket
+                context.response.status_code = 503
+                context.response.headers["Retry-After"] = "1"
             return GraphQLError(
                 original.message,
                 nodes=error.nodes,
@@ -162,6 +165,7 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
     return BillingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR, Metadata: METADATA_SCALAR}),
         extensions=extensions,
     )
