@@ -47,7 +47,14 @@ from .create_wallet import (
     CreateWalletCreateWalletServiceUnavailable,
     CreateWalletCreateWalletTryAgain,
 )
-from .enums import ErrorCode, HoldStatus, OperationKind, TransactionKind
+from .enums import (
+    ErrorCode,
+    HoldStatus,
+    OperationKind,
+    SubscriptionEndReason,
+    TransactionKind,
+    WalletEventKind,
+)
 from .exceptions import (
     GraphQLClientError,
     GraphQLClientGraphQLError,
@@ -203,6 +210,13 @@ from .wallet import (
     WalletWalletOperationsEdgesNode,
     WalletWalletOperationsPageInfo,
 )
+from .wallet_events import (
+    WalletEvents,
+    WalletEventsWalletEventsInvalidInput,
+    WalletEventsWalletEventsSubscriptionEnded,
+    WalletEventsWalletEventsWalletEvent,
+    WalletEventsWalletEventsWalletNotFound,
+)
 from .wallets import Wallets, WalletsWallets
 from .withdraw import (
     Withdraw,
@@ -343,6 +357,7 @@ __all__ = [
     "SplitTransferSplitTransferSplitTransferSuccessWalletFrom",
     "SplitTransferSplitTransferTryAgain",
     "SplitTransferSplitTransferWalletNotFound",
+    "SubscriptionEndReason",
     "Transaction",
     "TransactionFilter",
     "TransactionKind",
@@ -390,6 +405,12 @@ __all__ = [
     "VoidHoldVoidHoldVoidHoldSuccessHold",
     "VoidHoldVoidHoldVoidHoldSuccessWalletFrom",
     "Wallet",
+    "WalletEventKind",
+    "WalletEvents",
+    "WalletEventsWalletEventsInvalidInput",
+    "WalletEventsWalletEventsSubscriptionEnded",
+    "WalletEventsWalletEventsWalletEvent",
+    "WalletEventsWalletEventsWalletNotFound",
     "WalletWallet",
     "WalletWalletClient",
     "WalletWalletHolds",
