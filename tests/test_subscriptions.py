@@ -373,6 +373,7 @@ async def test_subscriptions_per_connection_and_per_token_are_limited(settings: 
             refused = await one.of(third)
             assert refused["type"] == "error"
             assert refused["payload"][0]["message"] == "Subscription limit reached"
+            assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
             # per token (over its sockets, in this process): the fourth ends at once
             c = await two.subscribe({"walletId": payer})
             await two.items(c, 1)
@@ -517,3 +518,21 @@ async def test_stopping_the_server_ends_open_subscriptions_promptly(settings: Se
     finally:
         await ws_context.__aexit__(None, None, None)
     assert stopping < 5, stopping
+
+
+async def test_subscription_documents_have_the_usual_limits(server: LiveServer) -> None:
+    token = server.token()
+    aliases = " ".join(f"a{n}: __typename" for n in range(20))
+    async with socket(server.url, token) as ws:
+        await ws.send(
+            {
+                "id": "wide",
+                "type": "subscribe",
+                "payload": {
+                    "query": f'subscription {{ walletEvents(walletId: "1") {{ {aliases} }} }}'
+                },
+            }
+        )
+        refused = await ws.of("wide")
+    assert refused["type"] == "error", refused
+    assert refused["payload"][0]["extensions"]["code"] == "TOO_MANY_ALIASES"

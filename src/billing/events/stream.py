@@ -47,12 +47,14 @@ def cursor(wallet_id: int, seq: int) -> str:
 
 def parse_cursor(text: str, wallet_id: int) -> int:
     """The sequence number a cursor of ``wallet_id`` stands for; InvalidInput otherwise."""
-    try:
-        padded = text + "=" * (-len(text) % 4)
-        decoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeError):
-        decoded = ""
-    found = _CURSOR.fullmatch(decoded) if len(text) <= 100 else None
+    decoded = ""
+    if len(text) <= 100:
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            decoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+        except (ValueError, binascii.Error, UnicodeError):
+            decoded = ""
+    found = _CURSOR.fullmatch(decoded)
     if found is None:
         raise InvalidInput("after", "after is not a cursor of this API.")
     if int(found.group(1)) != wallet_id:

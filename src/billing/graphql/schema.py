@@ -36,8 +36,21 @@ REQUEST_ERROR_CODES = [
     (re.compile(r"Document contains more than \d+ tokens"), "QUERY_TOO_LARGE"),
     (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),
     (re.compile(r"^Syntax Error"), "GRAPHQL_PARSE_FAILED"),
+    # A WebSocket's operations over BILLING_SUBSCRIPTIONS_PER_CONNECTION.
+    (re.compile(r"^Subscription limit reached$"), "TOO_MANY_SUBSCRIPTIONS"),
 ]
 SUGGESTION = re.compile(r" ?Did you mean .*\?$")
+
+
+def request_error(message: str, *, hide_suggestions: bool) -> tuple[str, str]:
+    """A request error's message as callers see it, and its code."""
+    if hide_suggestions:
+        message = SUGGESTION.sub("", message)
+    code = next(
+        (code for pattern, code in REQUEST_ERROR_CODES if pattern.search(message)),
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+    return message, code
 
 
 class ErrorPolicy(SchemaExtension):
@@ -106,13 +119,7 @@ class ErrorPolicy(SchemaExtension):
         return is_mutation and len(error.path or ()) > 1
 
     def _request_error(self, error: GraphQLError) -> GraphQLError:
-        message = error.message
-        if self.hide_suggestions:
-            message = SUGGESTION.sub("", message)
-        code = next(
-            (code for pattern, code in REQUEST_ERROR_CODES if pattern.search(message)),
-            "GRAPHQL_VALIDATION_FAILED",
-        )
+        message, code = request_error(error.message, hide_suggestions=self.hide_suggestions)
         return GraphQLError(
             message,
             nodes=error.nodes,

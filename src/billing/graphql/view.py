@@ -11,7 +11,10 @@ Headers tab (``{"Authorization": "Bearer <token>"}``), or else from the upgrade 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
+from typing import cast
 from collections.abc import AsyncGenerator
 from datetime import timedelta
 
@@ -39,9 +42,11 @@ from billing.domain.access import NOBODY, Actor
 from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context, Socket
 from billing.graphql.scalars import JsonNumber
-from billing.graphql.schema import BillingSchema
+from billing.graphql.schema import BillingSchema, request_error
 from billing.http.auth import bearer_secret
 from billing.http.middleware import json_error
+
+log = logging.getLogger("billing.requests")
 
 MAX_TOKENS = 10_000  # only to tell a subscription from other operations; limits apply later
 
@@ -108,6 +113,18 @@ class _SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):
                 return
         await super().handle_message(message)
 
+    async def send_message(self, message: Message) -> None:
+        # A document refused before it ran (syntax, validation, limits) gets its code, as over
+        # HTTP (where the error policy adds it).
+        if message["type"] == "error":
+            hide = not cast("BillingGraphQL", self.view).introspection
+            for error in message["payload"]:
+                if "code" not in error.get("extensions", {}):
+                    text, code = request_error(error["message"], hide_suggestions=hide)
+                    error["message"] = text
+                    error["extensions"] = {**error.get("extensions", {}), "code": code}
+        await super().send_message(message)
+
 
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
     """The type of the operation a request runs; None for a document that does not parse or
@@ -138,11 +155,31 @@ class BillingGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.subscriptions_per_connection,
         )
         self.queue_size = settings.subscription_queue_size
+        self.introspection = ide  # off: no "Did you mean ...?" in refusals either
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As the base view, but request errors are JSON like every other answer."""
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            started = time.perf_counter()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                seconds = round(time.perf_counter() - started, 3)
+                request_id = scope.get("state", {}).get("request_id")
+                log.info(
+                    "WEBSOCKET %s closed after %.3f s request_id=%s",
+                    scope["path"],
+                    seconds,
+                    request_id,
+                    extra={
+                        "fields": {
+                            "request_id": request_id,
+                            "method": "WEBSOCKET",
+                            "path": scope["path"],
+                            "duration_ms": round(seconds * 1000, 2),
+                        }
+                    },
+                )
             return
         try:
             response = await self.run(Request(scope, receive=receive))
