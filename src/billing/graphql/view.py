@@ -14,9 +14,9 @@ import json
 import logging
 import re
 import time
-from typing import cast
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+from typing import cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
