@@ -25,6 +25,9 @@ from support.live_server import LiveServer, live_server
 from support.serve import serving
 from support.ws import Http, Socket, http, socket
 
+# Every test starts a server (uvicorn on a thread of this process; one also `billing serve`).
+pytestmark = pytest.mark.slow
+
 FAST = {"events_poll_interval": 0.2}
 
 
@@ -176,7 +179,6 @@ async def test_resuming_from_a_cursor_after_a_disconnect_misses_nothing(
     assert cursor(int(payer), 0) != first[0]["cursor"]
 
 
-@pytest.mark.slow
 async def test_resuming_after_the_server_is_killed_misses_nothing(
     server: LiveServer, settings: Settings, tmp_path: Path
 ) -> None:

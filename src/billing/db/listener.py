@@ -105,10 +105,14 @@ class Listener:
             self.sessions += 1
             self._each("on_connect")  # notifications may have been missed meanwhile
             while not lost.is_set():
+                # (asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the connection is lost, and stop() would hang)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(lost.wait(), self.health_interval)
+                    async with asyncio.timeout(self.health_interval):
+                        await lost.wait()
                 if not lost.is_set():  # a connection can also die without a word
-                    await asyncio.wait_for(conn.execute("SELECT 1"), self.settings.connect_timeout)
+                    async with asyncio.timeout(self.settings.connect_timeout):
+                        await conn.execute("SELECT 1")
         finally:
             was_listening, self.listening = self.listening, False
             if was_listening:

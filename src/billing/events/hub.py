@@ -211,9 +211,12 @@ class EventHub:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
+            # (asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the event is set, and stop() would wait for ever)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.read()
