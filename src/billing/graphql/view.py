@@ -95,8 +95,9 @@ class _SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):
             ):
                 await self.handle_invalid_message("Failed to parse message")
                 return
-            chosen = _operation_type(payload["query"], payload.get("operationName"))
-            if self.connection_acknowledged and chosen not in {None, OperationType.SUBSCRIPTION}:
+            if self.connection_acknowledged and _operation_type(
+                payload["query"], payload.get("operationName")
+            ) not in {None, OperationType.SUBSCRIPTION}:
                 await self.send_message(
                     {
                         "id": message["id"],
