@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             # Subscriptions: the token comes with connection_init (see BillingGraphQL).
-            WebSocketRoute("/graphql", view),
+            WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics.endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
