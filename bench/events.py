@@ -80,7 +80,7 @@ class Subscriber:
 
     async def run(self) -> None:
         async with websockets.connect(
-            self.url, subprotocols=["graphql-transport-ws"], max_queue=None
+            self.url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], max_queue=None
         ) as ws:
             init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}}
             await ws.send(json.dumps(init))

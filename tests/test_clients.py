@@ -7,6 +7,7 @@ are installed inside the clone by ``clients/regenerate --tools``, once, and reus
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,10 +16,11 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import pytest
@@ -46,6 +48,10 @@ from billing_client import (
     TransferTransferInsufficientFunds,
     TransferTransferTransferSuccess,
     VoidHoldVoidHoldHoldNotPending,
+    WalletEventKind,
+    WalletEvents,
+    WalletEventsWalletEventsWalletEvent,
+    WalletEventsWalletEventsWalletNotFound,
 )
 from billing_client.generated.base_model import UNSET
 from billing_client.scalars import parse_money, serialize_datetime, serialize_money
@@ -569,6 +575,71 @@ async def test_python_client_holds_captures_part_and_refunds_exactly(
     ]
 
 
+async def test_python_client_follows_a_wallets_events_and_resumes_from_a_cursor(
+    server: LiveServer,
+) -> None:
+    token = server.token()
+    ws_url = server.url.replace("http://", "ws://", 1)
+    async with BillingClient(
+        server.url, headers=bearer(token), ws_url=ws_url, ws_connection_init_payload=bearer(token)
+    ) as api:
+        # given: a wallet with one event so far
+        owner, payer = await new_wallet(api, "py-events")
+        _, payee = await new_wallet(api, "py-events-to")
+        await api.resupply(payer, Decimal("5.00"))
+
+        # when: its events are followed, and money moves meanwhile
+        stream = cast(AsyncGenerator[WalletEvents, None], api.wallet_events(payer))
+        try:
+            first = (await asyncio.wait_for(anext(stream), 10)).wallet_events
+            await api.transfer(payer, payee, Decimal("1.50"), metadata={"order": "9"})
+            second = (await asyncio.wait_for(anext(stream), 10)).wallet_events
+        finally:
+            await stream.aclose()
+        # then: typed events, money as Decimal, in order
+        assert isinstance(first, WalletEventsWalletEventsWalletEvent), first
+        assert isinstance(second, WalletEventsWalletEventsWalletEvent), second
+        assert (first.sequence, first.kind, first.amount, first.balance) == (
+            1,
+            WalletEventKind.RESUPPLY,
+            Decimal("5.00"),
+            Decimal("5.00"),
+        )
+        assert (second.sequence, second.kind, second.amount, second.available) == (
+            2,
+            WalletEventKind.TRANSFER,
+            Decimal("-1.50"),
+            Decimal("3.50"),
+        )
+        assert second.metadata == {"order": "9"}
+        assert second.transaction_number is not None
+
+        # when: resumed from the first event's cursor
+        resumed = cast(
+            AsyncGenerator[WalletEvents, None], api.wallet_events(payer, after=first.cursor)
+        )
+        try:
+            again = (await asyncio.wait_for(anext(resumed), 10)).wallet_events
+        finally:
+            await resumed.aclose()
+        # then: the next one, the same event
+        assert isinstance(again, WalletEventsWalletEventsWalletEvent), again
+        assert (again.id, again.sequence) == (second.id, 2)
+
+    # and a client token's subscription to another client's wallet: not found
+    client_token = server.token(int(owner))
+    async with BillingClient(
+        server.url, ws_url=ws_url, ws_connection_init_payload=bearer(client_token)
+    ) as mine:
+        other = cast(AsyncGenerator[WalletEvents, None], mine.wallet_events(payee))
+        try:
+            refused = (await asyncio.wait_for(anext(other), 10)).wallet_events
+        finally:
+            await other.aclose()
+    assert isinstance(refused, WalletEventsWalletEventsWalletNotFound), refused
+    assert (refused.code, refused.wallet_id) == (ErrorCode.WALLET_NOT_FOUND, payee)
+
+
 def test_the_documented_python_example_runs_as_printed(server: LiveServer) -> None:
     page = (ROOT / "docs" / "clients.md").read_text(encoding="utf-8")
     (example,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
@@ -600,6 +671,8 @@ def test_typescript_documents_move_exact_money_against_the_live_service(
     compiled = run(TYPESCRIPT / "node_modules/.bin/tsc", "--outDir", tmp_path, cwd=TYPESCRIPT)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     (tmp_path / "package.json").write_text('{"type": "module"}\n', encoding="utf-8")
+    # (the WebSocket client it imports at run time: graphql-ws, and ws for Node)
+    (tmp_path / "node_modules").symlink_to(TYPESCRIPT / "node_modules")
     token = server.token()
 
     async def arrange_full_wallet() -> str:
@@ -655,6 +728,20 @@ def test_typescript_documents_move_exact_money_against_the_live_service(
         "after": [["100.00", "0.00", "100.00"], ["0.00", "0.00", "0.00"]],
     }
     assert seen["unauthenticated"] == 401
+    # the buyer's events over a WebSocket: its history, then two transfers while subscribed
+    assert seen["events"] == {
+        "items": [
+            [1, "RESUPPLY", "100.00", "0.00", "100.00", "100.00"],
+            [2, "HOLD", "0.00", "30.00", "100.00", "70.00"],
+            [3, "CAPTURE", "-12.50", "-30.00", "87.50", "87.50"],
+            [4, "REFUND", "5.00", "0.00", "92.50", "92.50"],
+            [5, "REFUND", "7.50", "0.00", "100.00", "100.00"],
+            [6, "TRANSFER", "-1.00", "0.00", "99.00", "99.00"],
+            [7, "TRANSFER", "1.00", "0.00", "100.00", "100.00"],
+        ],
+        "resumed": [6, "TRANSFER", "-1.00"],
+        "notFound": "WALLET_NOT_FOUND",
+    }
 
     # and: the ledger agrees (read with the service's own handle, not through the script)
     async def balances() -> dict[str, Decimal]:

@@ -270,6 +270,7 @@ async def test_the_example_operations_run_in_the_documented_order(api: Api) -> N
         "HoldTransfer",
         "CaptureHold",
         "Refund",
+        "WalletEvents",  # a subscription: over a WebSocket (see the browser test)
     ]
     variables: dict[str, Any] = json.loads(example_variables())
 
@@ -486,3 +487,87 @@ def test_graphiql_runs_create_client_in_a_browser_offline(
         assert any("/graphiql/static/vendor/graphiql@" in url for url in loaded), loaded
         assert violations == []
         assert errors == []
+
+
+@pytest.mark.slow
+def test_graphiql_streams_wallet_events_in_a_browser_offline(
+    settings: Settings, graphiql_assets: Path, browser_path: str
+) -> None:
+    with live_server(settings.model_copy(update={"events_poll_interval": 0.2})) as server:
+        token = server.token()
+        origin = server.url.removesuffix("/graphql")
+        outside: list[str] = []
+        sockets: list[str] = []
+
+        def call(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+            with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as http:
+                response = http.post(server.url, json={"query": query, "variables": variables})
+            body: dict[str, Any] = response.json()
+            assert "errors" not in body, body
+            return body
+
+        # given: wallets 1 and 2, the first with money (its first event)
+        create = (
+            "mutation($l: String!) { createClient(input: {login: $l, name: $l}) { __typename } }"
+        )
+        for login in ("streamer", "other"):
+            call(create, {"l": login})
+        call('mutation { resupply(input: {walletId: "1", amount: "20.00"}) { __typename } }', {})
+
+        def only_this_server(route: Route) -> None:
+            if route.request.url.startswith(origin + "/"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort("blockedbyclient")
+
+        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=browser_path,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 900},
+            )
+            page = context.pages[0] if context.pages else context.new_page()
+            try:
+                context.route("**/*", only_this_server)
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("websocket", lambda ws: sockets.append(ws.url))
+                page.add_init_script(
+                    "window.cspViolations = [];"
+                    "document.addEventListener('securitypolicyviolation', e =>"
+                    " window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+                )
+                # when: GraphiQL opens from the link with the token, and WalletEvents is run
+                page.goto(f"{server.url}#token={token}")
+                run = page.locator(".graphiql-execute-button")
+                expect(run).to_be_visible(timeout=20_000)
+                run.click()
+                page.get_by_role("menuitem", name="WalletEvents").click()
+                # then: the wallet's first event shows
+                result = page.locator(".result-window")
+                expect(result).to_contain_text('"kind": "RESUPPLY"', timeout=20_000)
+                # when: money moves over HTTP while the subscription runs
+                call(
+                    'mutation { transfer(input: {walletFromId: "1", walletToId: "2",'
+                    ' amount: "5.00"}) { __typename } }',
+                    {},
+                )
+                # then: its event arrives in the page
+                expect(result).to_contain_text('"kind": "TRANSFER"', timeout=20_000)
+                expect(result).to_contain_text('"balance": "15.00"')
+                expect(result).to_contain_text('"sequence": 2')
+                page.screenshot(path=str(artifacts_dir() / "graphiql-subscription.png"))
+                violations = page.evaluate("window.cspViolations")
+            except (PlaywrightError, AssertionError):
+                page.screenshot(path=str(artifacts_dir() / "graphiql-subscription-failure.png"))
+                raise
+            finally:
+                context.close()
+    # and the events came over a WebSocket to this server, nothing from elsewhere
+    assert sockets == [server.url.replace("http://", "ws://")]
+    assert outside == []
+    assert violations == []
+    assert errors == []

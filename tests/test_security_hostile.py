@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
 
 from billing.app import create_app
 from billing.config import Settings
@@ -177,11 +178,15 @@ def test_dependencies_are_past_known_advisories() -> None:
 
 def test_only_the_documented_endpoints_are_exposed(app: Starlette) -> None:
     # (GraphiQL's files: a fixed list read at startup, see tests/test_graphiql.py)
-    paths = sorted(route.path for route in app.routes)  # type: ignore[attr-defined]
+    paths = sorted(route.path for route in app.routes if isinstance(route, Route))
     rest = ["/clients", "/openapi.json", "/resupplies", "/transfers"]  # the REST adapter
     graphiql = ["/graphiql/static/{path:path}"]
     operations = ["/healthz", "/metrics", "/readyz"]
     assert paths == sorted(["/graphql", *operations, *rest, *graphiql])
+    # and one WebSocket endpoint: subscriptions (docs/events.md)
+    sockets = [route.path for route in app.routes if isinstance(route, WebSocketRoute)]
+    assert sockets == ["/graphql"]
+    assert len(app.routes) == len(paths) + len(sockets)
 
 
 async def test_a_failing_field_does_not_break_another_waiting_for_the_same_object(

@@ -36,7 +36,7 @@ FAST = {
     "webhooks_timeout": 0.5,
     "webhooks_retry_delay": 0.05,
     "webhooks_retry_max_delay": 0.2,
-    "events_poll_interval": 0.02,
+    "events_relay_interval": 0.02,
 }
 
 CREATE_ENDPOINT = """

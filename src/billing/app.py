@@ -13,16 +13,18 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from billing import rest
 from billing.config import Settings, get_settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
+from billing.db.listener import Listener
 from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
 from billing.db.token_cache import TokenCache
 from billing.domain.access import Actor
 from billing.errors import ServiceUnavailable
+from billing.events.hub import EventHub
 from billing.events.relay import Relay
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
@@ -36,17 +38,38 @@ from billing.logs import configure_logging
 log = logging.getLogger(__name__)
 
 
-async def start_relay(
-    settings: Settings, engine: AsyncEngine, ready: asyncio.Event
-) -> Relay | None:
-    """This process's events relay (one of the deployment's relays leads; see
-    billing.events.relay). It waits for the schema and the database in the background:
-    startup never does."""
-    if not settings.events_relay:
-        return None
-    relay = Relay(engine.url.render_as_string(hide_password=False), settings, ready=ready)
-    await relay.start()
-    return relay
+async def _start_events(app: Starlette, settings: Settings, engine: AsyncEngine) -> None:
+    """Start the process's listening connection, the token cache and the event hub on it, and
+    its events relay (one of the deployment's relays leads; see billing.events.relay). Each
+    waits for the database in the background: startup never does."""
+    listener = Listener(
+        engine.url.set(drivername="postgresql").render_as_string(hide_password=False), settings
+    )
+    app.state.listener = listener
+    app.state.token_cache = TokenCache[Actor](listener)
+    hub = EventHub(
+        app.state.db,
+        poll_interval=settings.events_poll_interval,
+        per_token=settings.subscriptions_per_token,
+    )
+    listener.add(hub.hooks())
+    app.state.token_cache.revoked.append(hub.tokens_changed)  # ends revoked subscriptions
+    app.state.event_hub = hub
+    await listener.start()
+    await hub.start()
+    if settings.events_relay:
+        url = engine.url.render_as_string(hide_password=False)
+        app.state.relay = Relay(url, settings, ready=app.state.schema_ready)
+        await app.state.relay.start()
+
+
+async def _stop_events(app: Starlette) -> None:
+    if relay := getattr(app.state, "relay", None):
+        await relay.stop()
+    if hub := getattr(app.state, "event_hub", None):
+        await hub.stop()  # subscriptions still open end now (SHUTTING_DOWN)
+    if listener := getattr(app.state, "listener", None):
+        await listener.stop()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -78,22 +101,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             app.state.db = Database.configured(engine, settings, on_retry=observe_retry)
             app.state.default_currency = settings.default_currency
-            app.state.token_cache = TokenCache[Actor](
-                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
-                settings,
-            )
-            await app.state.token_cache.start()
-            app.state.relay = await start_relay(settings, engine, app.state.schema_ready)
+            await _start_events(app, settings, engine)
             yield
         finally:
             if migrating is not None:
                 migrating.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrating
-            if relay := getattr(app.state, "relay", None):
-                await relay.stop()
-            if cache := getattr(app.state, "token_cache", None):
-                await cache.stop()
+            await _stop_events(app)
             await engine.dispose()
             log.info("database connections closed")
 
@@ -124,17 +139,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse(body, 503)
         return JSONResponse({"status": "ready", "schema": revision})
 
-    view = BillingGraphQL(
-        schema,
-        ide=settings.introspection,
-        webhooks_allow_private=settings.webhooks_allow_private,
-    )
+    view = BillingGraphQL(schema, ide=settings.introspection, settings=settings)
     # GraphiQL (its page and files) is offered only where the schema is public.
     ide = graphiql_page(settings.graphiql_assets) if settings.introspection else None
     graphql = BearerAuth(view, ide.page if ide else None)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Subscriptions: the token comes with connection_init (see BillingGraphQL).
+            WebSocketRoute("/graphql", graphql),
             Route("/metrics", metrics.endpoint(settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -142,6 +142,7 @@ def _serve(settings: Settings) -> int:
         log_config=None,  # uvicorn's records go through the service's own log format
         access_log=False,  # the service logs every request itself (billing.requests)
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        ws_max_size=settings.max_body_bytes,  # a WebSocket message: no larger than a request
     )
     # The workers' metrics meet in files here (see billing.http.metrics); nothing may have imported
     # prometheus_client in a worker before this is set. Fresh and private for every run.

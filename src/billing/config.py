@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         description="Run the relay that turns events into webhook deliveries (one process of the"
         " deployment leads it at a time).",
     )
-    events_poll_interval: float = Field(
+    events_relay_interval: float = Field(
         default=0.05, gt=0, le=60, description="Seconds between the relay's reads of new events."
     )
     webhooks_timeout: float = Field(
@@ -120,6 +120,39 @@ class Settings(BaseSettings):
         default=False,
         description="Let webhook URLs reach loopback, private, link-local and other non-public"
         " addresses (only for tests and closed networks).",
+    )
+    subscriptions_per_connection: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Operations one WebSocket may have running at once; another is refused.",
+    )
+    subscriptions_per_token: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Subscriptions one token may hold open in one process, over all its"
+        " WebSockets; another ends at once (TOO_MANY_SUBSCRIPTIONS).",
+    )
+    subscription_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Events waiting to be sent to one subscriber; one more and the subscriber"
+        " is ended (SLOW_CONSUMER) with the cursor to resume from.",
+    )
+    events_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between reads of new events for subscribers when nothing wakes the"
+        " reader earlier: the most a subscriber lags when notifications are not heard.",
+    )
+    ws_init_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a new WebSocket has to send connection_init; then closed (4408).",
     )
     metrics_public: bool = Field(default=False, description="Serve /metrics without a token.")
     metrics_token: SecretStr | None = Field(

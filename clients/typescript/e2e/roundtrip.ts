@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 
+import { WebSocket } from "ws";
+
 import { execute, RequestFailed, type Endpoint } from "../src/execute.js";
 import {
   BalanceAtDocument,
@@ -18,8 +20,16 @@ import {
   TransactionDocument,
   TransferDocument,
   WalletDocument,
+  WalletEventsDocument,
+  type WalletEventsSubscription,
   WalletsDocument,
 } from "../src/generated/graphql.js";
+import { subscribe, type SocketEndpoint } from "../src/subscribe.js";
+
+type WalletEventItem = Extract<
+  WalletEventsSubscription["walletEvents"],
+  { __typename: "WalletEvent" }
+>;
 
 function required(name: string): string {
   const value = process.env[name];
@@ -220,6 +230,50 @@ seen.hold = {
   remaining: rest.remaining,
   after: figures,
   ids: [buyer, seller],
+};
+
+// The buyer's events over a WebSocket: its history so far, then what commits while subscribed;
+// then again from a cursor. Money moves to the seller and back, so the balances stay as above.
+const socket: SocketEndpoint = {
+  url: api.url.replace(/^http/, "ws"),
+  connectionParams: api.headers ?? {},
+  webSocketImpl: WebSocket,
+};
+const events = subscribe(socket, WalletEventsDocument, { walletId: buyer });
+const received: WalletEventItem[] = [];
+async function nextEvent(stream: AsyncGenerator<WalletEventsSubscription>): Promise<WalletEventItem> {
+  const step = await stream.next();
+  if (step.done) throw new Error("the subscription ended");
+  const item = step.value.walletEvents;
+  if (item.__typename !== "WalletEvent") throw new Error(`event: ${item.__typename}`);
+  return item;
+}
+for (let i = 0; i < 5; i += 1) received.push(await nextEvent(events));
+for (const [from, to] of [[buyer, seller], [seller, buyer]] as const) {
+  const moved = (await execute(api, TransferDocument, { walletFromId: from, walletToId: to, amount: "1.00" }))
+    .transfer;
+  assert.equal(moved.__typename, "TransferSuccess");
+}
+received.push(await nextEvent(events), await nextEvent(events));
+await events.return();
+assert.deepEqual(
+  received.map((e) => e.sequence),
+  [1, 2, 3, 4, 5, 6, 7],
+);
+const fifth = received[4];
+assert.ok(fifth);
+const resumed = subscribe(socket, WalletEventsDocument, { walletId: buyer, after: fifth.cursor });
+const sixth = await nextEvent(resumed);
+await resumed.return();
+assert.equal(sixth.id, received[5]?.id);
+const elsewhere = subscribe(socket, WalletEventsDocument, { walletId: "987654321" });
+const notFound = (await elsewhere.next()).value?.walletEvents;
+await elsewhere.return();
+if (notFound?.__typename !== "WalletNotFound") throw new Error(`missing: ${notFound?.__typename}`);
+seen.events = {
+  items: received.map((e) => [e.sequence, e.kind, e.amount, e.heldChange, e.balance, e.available]),
+  resumed: [sixth.sequence, sixth.kind, sixth.amount],
+  notFound: notFound.code,
 };
 
 // Reads: the payee's history page, one transaction, a past balance, the ledger's totals.

@@ -26,7 +26,7 @@ export class RequestFailed extends Error {
 }
 
 /** Documents without variables take none; the others require theirs, typed. */
-type VariablesArgument<TVariables> =
+export type VariablesArgument<TVariables> =
   TVariables extends Record<string, never> ? [] : [variables: TVariables];
 
 export async function execute<TResult, TVariables>(

@@ -43,3 +43,7 @@ class Actor:
 
 # The command line (billing audit, tests setting up data) acts as an operator.
 SYSTEM = Actor(kind="OPERATOR", token_id=0)
+
+# A WebSocket's actor until its connection_init is accepted: a client that owns nothing (no
+# client has a negative id), so it can see nothing. (No operation runs before then anyway.)
+NOBODY = Actor(kind="CLIENT", token_id=0, client_id=-1)

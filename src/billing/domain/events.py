@@ -43,6 +43,8 @@ WHERE (e.tx, e.id) > (:tx, :id) AND e.tx < :horizon
 ORDER BY e.tx, e.id LIMIT :limit
 """)
 
+_HEAD = text("SELECT client_id, event_seq FROM wallets WHERE id = :wallet")
+
 _HORIZON = text("SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)")
 
 
@@ -72,6 +74,12 @@ async def wallet_events(
     """A wallet's events numbered above ``after``, in order (at most ``limit``)."""
     rows = await conn.execute(_OF_WALLET, {"wallet": wallet_id, "after": after, "limit": limit})
     return [event_record(r) for r in rows]
+
+
+async def wallet_head(conn: AsyncConnection, wallet_id: int) -> tuple[int, int] | None:
+    """The wallet's owner and the number of its last event (0: none yet); None: no wallet."""
+    row = (await conn.execute(_HEAD, {"wallet": wallet_id})).one_or_none()
+    return None if row is None else (row.client_id, row.event_seq)
 
 
 async def horizon(conn: AsyncConnection) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -99,6 +100,14 @@ async def revoke_token(db: Database, token_id: int, cache: TokenCache[Actor] | N
     if cache is not None:
         cache.clear()
     return revoked
+
+
+async def active_tokens(conn: AsyncConnection, token_ids: Collection[int]) -> set[int]:
+    """Which of ``token_ids`` are tokens that have not been revoked."""
+    found = await conn.scalars(
+        select(ApiToken.id).where(ApiToken.id.in_(list(token_ids)), ApiToken.revoked_at.is_(None))
+    )
+    return set(found)
 
 
 async def has_operator_token(db: Database) -> bool:

@@ -177,7 +177,7 @@ class Relay:
                     pause = RESCAN if wait is None else min(max(wait, 0.0), RESCAN)
                     next_scan = loop.time() + pause
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), settings.events_poll_interval)
+                    await asyncio.wait_for(wake.wait(), settings.events_relay_interval)
         finally:
             for task in sending.values():
                 task.cancel()

@@ -11,6 +11,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from billing.db.database import Database
@@ -18,6 +19,7 @@ from billing.db.faults import read_failure
 from billing.domain import reads
 from billing.domain.access import Actor
 from billing.domain.records import ClientRecord, WalletRecord
+from billing.events.hub import EventHub
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -114,14 +116,28 @@ class Loaders:
 
 
 @dataclass
+class Socket:
+    """What a WebSocket (subscriptions) needs besides the request's context."""
+
+    hub: EventHub
+    capacity: int  # events queued per subscriber
+    # The actor a secret stands for now (None: unknown or revoked).
+    authenticate: Callable[[str], Awaitable[Actor | None]]
+    secret: str | None = None  # the token, once connection_init was accepted
+
+
+@dataclass
 class Context:
-    request: Request
-    response: Response
+    request: Request | WebSocket
+    response: Response | WebSocket
     db: Database
     request_id: str
     actor: Actor
     default_currency: str = "USD"
     webhooks_allow_private: bool = False
+    socket: Socket | None = None  # set on WebSockets only
+    # The connection_init payload (WebSockets only; set by Strawberry).
+    connection_params: dict[str, object] | None = None
     reader: Reader = field(init=False)
     _loaders: Loaders | None = field(init=False, default=None)
 

@@ -10,6 +10,7 @@ from functools import partial
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -22,6 +23,7 @@ from billing.graphql.context import Context
 from billing.graphql.documents import DocumentLimits, PreparedDocuments
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import METADATA_SCALAR, MONEY_SCALAR, Metadata, Money
+from billing.graphql.subscriptions import Subscription
 from billing.http.observability import observe_operation
 
 log = logging.getLogger("billing.errors")
@@ -34,8 +36,21 @@ REQUEST_ERROR_CODES = [
     (re.compile(r"Document contains more than \d+ tokens"), "QUERY_TOO_LARGE"),
     (re.compile(r"introspection has been disabled"), "INTROSPECTION_DISABLED"),
     (re.compile(r"^Syntax Error"), "GRAPHQL_PARSE_FAILED"),
+    # A WebSocket's operations over BILLING_SUBSCRIPTIONS_PER_CONNECTION.
+    (re.compile(r"^Subscription limit reached$"), "TOO_MANY_SUBSCRIPTIONS"),
 ]
 SUGGESTION = re.compile(r" ?Did you mean .*\?$")
+
+
+def request_error(message: str, *, hide_suggestions: bool) -> tuple[str, str]:
+    """A request error's message as callers see it, and its code."""
+    if hide_suggestions:
+        message = SUGGESTION.sub("", message)
+    code = next(
+        (code for pattern, code in REQUEST_ERROR_CODES if pattern.search(message)),
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+    return message, code
 
 
 class ErrorPolicy(SchemaExtension):
@@ -76,8 +91,9 @@ class ErrorPolicy(SchemaExtension):
                     path=error.path,
                     extensions={"code": ServiceUnavailable.code},
                 )
-            context.response.status_code = 503
-            context.response.headers["Retry-After"] = "1"
+            if isinstance(context.response, Response):  # not a WebSocket
+                context.response.status_code = 503
+                context.response.headers["Retry-After"] = "1"
             return GraphQLError(
                 original.message,
                 nodes=error.nodes,
@@ -103,13 +119,7 @@ class ErrorPolicy(SchemaExtension):
         return is_mutation and len(error.path or ()) > 1
 
     def _request_error(self, error: GraphQLError) -> GraphQLError:
-        message = error.message
-        if self.hide_suggestions:
-            message = SUGGESTION.sub("", message)
-        code = next(
-            (code for pattern, code in REQUEST_ERROR_CODES if pattern.search(message)),
-            "GRAPHQL_VALIDATION_FAILED",
-        )
+        message, code = request_error(error.message, hide_suggestions=self.hide_suggestions)
         return GraphQLError(
             message,
             nodes=error.nodes,
@@ -162,6 +172,7 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
     return BillingSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR, Metadata: METADATA_SCALAR}),
         extensions=extensions,
     )

@@ -1,21 +1,54 @@
-"""The HTTP view: exact JSON decoding and the typed context (GraphiQL: billing.ide)."""
+"""The view: exact JSON decoding and the typed context (GraphiQL: billing.ide), over HTTP and
+over WebSocket.
+
+WebSockets speak graphql-transport-ws only (the legacy graphql-ws protocol is refused: 4406)
+and carry subscriptions only: queries and mutations go over HTTP, where each request gets its
+own snapshot and loaders. The token comes in ``connection_init``, as GraphiQL sends its
+Headers tab (``{"Authorization": "Bearer <token>"}``), or else from the upgrade request's
+``Authorization`` header; without a valid one the socket is closed with 4403.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from typing import cast
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
-from billing.graphql.context import Context
+from billing.config import Settings
+from billing.domain import tokens
+from billing.domain.access import NOBODY, Actor
+from billing.errors import ServiceUnavailable
+from billing.graphql.context import Context, Socket
 from billing.graphql.scalars import JsonNumber
-from billing.graphql.schema import BillingSchema
+from billing.graphql.schema import BillingSchema, request_error
+from billing.http.auth import bearer_secret
 from billing.http.middleware import json_error
+
+log = logging.getLogger("billing.requests")
+
+MAX_TOKENS = 10_000  # only to tell a subscription from other operations; limits apply later
 
 # A \uD800-\uDFFF escape may encode a lone surrogate, which cannot be encoded as UTF-8 later.
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -25,23 +58,158 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _Socket(ASGIWebSocketAdapter):
+    """Messages that are not JSON close the socket with 4400, as the protocol says."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        messages = super().iter_json(ignore_parsing_errors=ignore_parsing_errors)
+        try:
+            async for message in messages:
+                yield message
+        except HTTPException as exc:  # what decode_json raises
+            raise NonJsonMessageReceived from exc
+        finally:
+            await messages.aclose()
+
+
+class _SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, serving subscriptions only; malformed messages close with 4400."""
+
+    async def handle_message(self, message: Message) -> None:
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        if message["type"] == "complete" and not isinstance(message.get("id"), str):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        if message["type"] == "subscribe":
+            payload = message.get("payload")
+            if (
+                not isinstance(message.get("id"), str)
+                or not isinstance(payload, dict)
+                or not isinstance(payload.get("query"), str)
+                or not isinstance(payload.get("variables") or {}, dict)
+                or not isinstance(payload.get("operationName") or "", str)
+            ):
+                await self.handle_invalid_message("Failed to parse message")
+                return
+            if self.connection_acknowledged and _operation_type(
+                payload["query"], payload.get("operationName")
+            ) not in {None, OperationType.SUBSCRIPTION}:
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [
+                            {
+                                "message": "Only subscriptions are served over WebSocket;"
+                                " send queries and mutations over HTTP.",
+                                "extensions": {"code": "WEBSOCKET_SUBSCRIPTIONS_ONLY"},
+                            }
+                        ],
+                    }
+                )
+                return
+        await super().handle_message(message)
+
+    async def send_message(self, message: Message) -> None:
+        # A document refused before it ran (syntax, validation, limits) gets its code, as over
+        # HTTP (where the error policy adds it).
+        if message["type"] == "error":
+            hide = not cast("BillingGraphQL", self.view).introspection
+            for error in message["payload"]:
+                if "code" not in error.get("extensions", {}):
+                    text, code = request_error(error["message"], hide_suggestions=hide)
+                    error["message"] = text
+                    error["extensions"] = {**error.get("extensions", {}), "code": code}
+        await super().send_message(message)
+
+
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    """The type of the operation a request runs; None for a document that does not parse or
+    names no such operation (Strawberry answers those as usual)."""
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    return chosen[0].operation if len(chosen) == 1 else None
+
+
 class BillingGraphQL(GraphQL[Context, None]):
-    def __init__(
-        self, schema: BillingSchema, *, ide: bool, webhooks_allow_private: bool = False
-    ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if ide else None)
-        self.webhooks_allow_private = webhooks_allow_private
+    websocket_adapter_class = _Socket
+    graphql_transport_ws_handler_class = _SubscriptionsOnly
+
+    def __init__(self, schema: BillingSchema, *, ide: bool, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if ide else None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout),
+            max_subscriptions_per_connection=settings.subscriptions_per_connection,
+        )
+        self.queue_size = settings.subscription_queue_size
+        self.webhooks_allow_private = settings.webhooks_allow_private
+        self.introspection = ide  # off: no "Did you mean ...?" in refusals either
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As the base view, but request errors are JSON like every other answer."""
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            started = time.perf_counter()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                seconds = round(time.perf_counter() - started, 3)
+                request_id = scope.get("state", {}).get("request_id")
+                log.info(
+                    "WEBSOCKET %s closed after %.3f s request_id=%s",
+                    scope["path"],
+                    seconds,
+                    request_id,
+                    extra={
+                        "fields": {
+                            "request_id": request_id,
+                            "method": "WEBSOCKET",
+                            "path": scope["path"],
+                            "duration_ms": round(seconds * 1000, 2),
+                        }
+                    },
+                )
             return
         try:
             response = await self.run(Request(scope, receive=receive))
         except HTTPException as exc:
             response = json_error(exc.status_code, "BAD_REQUEST", exc.reason)
         await response(scope, receive, send)
+
+    async def execute_single(  # noqa: PLR0917 - as the base class
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Over HTTP a subscription would resolve to nothing: refuse it. (Parsed here only when
+        # the document may hold one; all others are parsed once, by the cached path.)
+        query = request_data.query or ""
+        if "subscription" in query and (
+            _operation_type(query, request_data.operation_name) is OperationType.SUBSCRIPTION
+        ):
+            raise HTTPException(
+                400, "Subscriptions are served over WebSocket only (graphql-transport-ws)."
+            )
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
@@ -62,14 +230,59 @@ class BillingGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        assert isinstance(request, Request), "GraphQL over websockets is not offered"
-        assert isinstance(response, Response)
+        state = request.app.state
+        if isinstance(request, WebSocket):
+            db = state.db
+            cache = state.token_cache
+
+            async def authenticate(secret: str) -> Actor | None:
+                return await tokens.authenticate(db, secret, cache)
+
+            return Context(
+                request=request,
+                response=request,
+                db=db,
+                request_id=request.state.request_id,
+                actor=NOBODY,  # until connection_init is accepted
+                default_currency=state.default_currency,
+                webhooks_allow_private=self.webhooks_allow_private,
+                socket=Socket(state.event_hub, self.queue_size, authenticate),
+            )
         return Context(
             request=request,
             response=response,
-            db=request.app.state.db,
+            db=state.db,
             request_id=request.state.request_id,
             actor=request.state.actor,
-            default_currency=request.app.state.default_currency,
+            default_currency=state.default_currency,
             webhooks_allow_private=self.webhooks_allow_private,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Accept ``connection_init`` with a valid token, else close the socket with 4403."""
+        socket = context.socket
+        assert socket is not None  # a WebSocket's context
+        secret = _init_secret(context.connection_params) or bearer_secret(context.request)
+        if secret is None or not context.request.app.state.schema_ready.is_set():
+            raise ConnectionRejectionError()
+        try:
+            actor = await socket.authenticate(secret)
+        except ServiceUnavailable:
+            actor = None  # the client retries (graphql-ws clients retry 4403)
+        if actor is None:
+            raise ConnectionRejectionError()
+        context.actor = actor
+        socket.secret = secret
+        accepted: UnsetType = UNSET  # a bare connection_ack
+        return accepted
+
+
+def _init_secret(params: dict[str, object] | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` entry of the init payload."""
+    for key, value in (params or {}).items():
+        if key.lower() == "authorization" and isinstance(value, str):
+            scheme, _, secret = value.partition(" ")
+            secret = secret.strip()
+            if scheme.lower() == "bearer" and secret:
+                return secret
+    return None

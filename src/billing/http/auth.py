@@ -64,7 +64,8 @@ class BearerAuth:
 
     Only authenticated requests reach ``app``. The GraphiQL page (``ide_page``, None when it is
     not offered) is served here without a token: it carries no data. ``error`` renders the
-    refusals (by default in the GraphQL response shape).
+    refusals (by default in the GraphQL response shape). A WebSocket passes through: its token
+    comes later, in the protocol's ``connection_init``, and ``app`` checks it there.
     """
 
     def __init__(
@@ -79,6 +80,9 @@ class BearerAuth:
         self.error = error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
         if is_ide_page(request):
             page = (

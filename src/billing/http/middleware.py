@@ -21,6 +21,8 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # an id for the connection's logs (none is sent back)
+            scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

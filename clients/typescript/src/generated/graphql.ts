@@ -53,6 +53,19 @@ export type SplitLegInput = {
   walletToId: string | number;
 };
 
+/** Why the server ended a subscription. */
+export type SubscriptionEndReason =
+  /** The server is stopping. */
+  | 'SHUTTING_DOWN'
+  /** Events arrived faster than they could be sent: too many were waiting. */
+  | 'SLOW_CONSUMER'
+  /** The token was revoked. */
+  | 'TOKEN_REVOKED'
+  /** The token holds as many subscriptions as a server allows it. */
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  /** The database is unavailable. */
+  | 'UNAVAILABLE';
+
 /** Every condition given must hold. */
 export type TransactionFilter = {
   kind?: TransactionKind | null | undefined;
@@ -69,6 +82,18 @@ export type TransactionFilter = {
 export type TransactionKind =
   | 'CAPTURE'
   | 'HOLD'
+  | 'REFUND'
+  | 'RESUPPLY'
+  | 'SPLIT'
+  | 'TRANSFER'
+  | 'VOID'
+  | 'WITHDRAWAL';
+
+/** What changed a wallet. */
+export type WalletEventKind =
+  | 'CAPTURE'
+  | 'HOLD'
+  | 'HOLD_EXPIRED'
   | 'REFUND'
   | 'RESUPPLY'
   | 'SPLIT'
@@ -332,6 +357,19 @@ export type WalletQueryVariables = Exact<{
 
 
 export type WalletQuery = { wallet: { id: string, currency: string, balance: string, held: string, available: string, client: { id: string, login: string }, holds: Array<{ id: string, status: HoldStatus, amount: string, capturedAmount: string | null, expiresAt: string, walletFromId: string, walletToId: string }>, operations: { edges: Array<{ cursor: string, node: { id: string, transactionNumber: string, kind: OperationKind, amount: string, balanceAfter: string, reference: string | null, metadata: Record<string, string>, counterpartyWalletId: string | null, createdAt: string } }>, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null } } } | null };
+
+export type WalletEventsSubscriptionVariables = Exact<{
+  walletId: string | number;
+  after?: string | null | undefined;
+}>;
+
+
+export type WalletEventsSubscription = { walletEvents:
+    | { __typename: 'InvalidInput', code: ErrorCode, message: string, field: string }
+    | { __typename: 'SubscriptionEnded', reason: SubscriptionEndReason, message: string, resumeAfter: string }
+    | { __typename: 'WalletEvent', cursor: string, id: string, walletId: string, sequence: number, kind: WalletEventKind, amount: string, heldChange: string, balance: string, available: string | null, currency: string, transactionNumber: string | null, reference: string | null, metadata: Record<string, string>, holdId: string | null, createdAt: string }
+    | { __typename: 'WalletNotFound', code: ErrorCode, message: string, walletId: string }
+   };
 
 export type WalletsQueryVariables = Exact<{
   ids: Array<string | number> | string | number;
@@ -1060,6 +1098,45 @@ export const WalletDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<WalletQuery, WalletQueryVariables>;
+export const WalletEventsDocument = new TypedDocumentString(`
+    subscription WalletEvents($walletId: ID!, $after: String) {
+  walletEvents(walletId: $walletId, after: $after) {
+    __typename
+    ... on WalletEvent {
+      cursor
+      id
+      walletId
+      sequence
+      kind
+      amount
+      heldChange
+      balance
+      available
+      currency
+      transactionNumber
+      reference
+      metadata
+      holdId
+      createdAt
+    }
+    ... on SubscriptionEnded {
+      reason
+      message
+      resumeAfter
+    }
+    ... on Error {
+      code
+      message
+    }
+    ... on InvalidInput {
+      field
+    }
+    ... on WalletNotFound {
+      walletId
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<WalletEventsSubscription, WalletEventsSubscriptionVariables>;
 export const WalletsDocument = new TypedDocumentString(`
     query Wallets($ids: [ID!]!) {
   wallets(ids: $ids) {

@@ -51,7 +51,9 @@ from .enums import (
     ErrorCode,
     HoldStatus,
     OperationKind,
+    SubscriptionEndReason,
     TransactionKind,
+    WalletEventKind,
     WebhookDeliveryStatus,
 )
 from .exceptions import (
@@ -210,6 +212,13 @@ from .wallet import (
     WalletWalletOperationsEdgesNode,
     WalletWalletOperationsPageInfo,
 )
+from .wallet_events import (
+    WalletEvents,
+    WalletEventsWalletEventsInvalidInput,
+    WalletEventsWalletEventsSubscriptionEnded,
+    WalletEventsWalletEventsWalletEvent,
+    WalletEventsWalletEventsWalletNotFound,
+)
 from .wallets import Wallets, WalletsWallets
 from .withdraw import (
     Withdraw,
@@ -351,6 +360,7 @@ __all__ = [
     "SplitTransferSplitTransferSplitTransferSuccessWalletFrom",
     "SplitTransferSplitTransferTryAgain",
     "SplitTransferSplitTransferWalletNotFound",
+    "SubscriptionEndReason",
     "Transaction",
     "TransactionFilter",
     "TransactionKind",
@@ -398,6 +408,12 @@ __all__ = [
     "VoidHoldVoidHoldVoidHoldSuccessHold",
     "VoidHoldVoidHoldVoidHoldSuccessWalletFrom",
     "Wallet",
+    "WalletEventKind",
+    "WalletEvents",
+    "WalletEventsWalletEventsInvalidInput",
+    "WalletEventsWalletEventsSubscriptionEnded",
+    "WalletEventsWalletEventsWalletEvent",
+    "WalletEventsWalletEventsWalletNotFound",
     "WalletWallet",
     "WalletWalletClient",
     "WalletWalletHolds",

@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional, Union
@@ -31,6 +32,7 @@ from .transactions import Transactions
 from .transfer import Transfer
 from .void_hold import VoidHold
 from .wallet import Wallet
+from .wallet_events import WalletEvents
 from .wallets import Wallets
 from .withdraw import Withdraw
 
@@ -1006,6 +1008,57 @@ class BillingClient(AsyncBaseClient):
         )
         data = self.get_data(response)
         return Wallet.model_validate(data)
+
+    async def wallet_events(
+        self,
+        wallet_id: str,
+        after: Union[Optional[str], UnsetType] = UNSET,
+        **kwargs: Any,
+    ) -> AsyncIterator[WalletEvents]:
+        query = gql("""
+            subscription WalletEvents($walletId: ID!, $after: String) {
+              walletEvents(walletId: $walletId, after: $after) {
+                __typename
+                ... on WalletEvent {
+                  cursor
+                  id
+                  walletId
+                  sequence
+                  kind
+                  amount
+                  heldChange
+                  balance
+                  available
+                  currency
+                  transactionNumber
+                  reference
+                  metadata
+                  holdId
+                  createdAt
+                }
+                ... on SubscriptionEnded {
+                  reason
+                  message
+                  resumeAfter
+                }
+                ... on Error {
+                  code
+                  message
+                }
+                ... on InvalidInput {
+                  field
+                }
+                ... on WalletNotFound {
+                  walletId
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"walletId": wallet_id, "after": after}
+        async for data in self.execute_ws(
+            query=query, operation_name="WalletEvents", variables=variables, **kwargs
+        ):
+            yield WalletEvents.model_validate(data)
 
     async def wallets(self, ids: list[str], **kwargs: Any) -> Wallets:
         query = gql("""

@@ -42,6 +42,14 @@ class OperationKind(str, Enum):
     REFUND_OUT = "REFUND_OUT"
 
 
+class SubscriptionEndReason(str, Enum):
+    SLOW_CONSUMER = "SLOW_CONSUMER"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
 class TransactionKind(str, Enum):
     RESUPPLY = "RESUPPLY"
     WITHDRAWAL = "WITHDRAWAL"
@@ -51,6 +59,18 @@ class TransactionKind(str, Enum):
     CAPTURE = "CAPTURE"
     VOID = "VOID"
     REFUND = "REFUND"
+
+
+class WalletEventKind(str, Enum):
+    RESUPPLY = "RESUPPLY"
+    WITHDRAWAL = "WITHDRAWAL"
+    TRANSFER = "TRANSFER"
+    SPLIT = "SPLIT"
+    HOLD = "HOLD"
+    CAPTURE = "CAPTURE"
+    VOID = "VOID"
+    REFUND = "REFUND"
+    HOLD_EXPIRED = "HOLD_EXPIRED"
 
 
 class WebhookDeliveryStatus(str, Enum):

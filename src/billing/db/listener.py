@@ -1,0 +1,140 @@
+"""One connection per process that LISTENs to the service's notification channels.
+
+PostgreSQL delivers a notification only to sessions listening when it is sent, and only over
+the connection that ran LISTEN. A pooled connection would lose its LISTEN when the pool resets
+it, so the listener keeps a dedicated connection of its own, one per process, whatever the
+number of channels and of those interested in them: the token cache (``billing_tokens``,
+revocations) and the event hub (``billing_events``, wake-ups for subscriptions).
+
+Notifications are not durable: any sent while nobody listens are lost. So every user of the
+listener is told when listening starts (``on_connect``: catch up on what may have been missed)
+and when it stops (``on_lost``: stop trusting anything that depends on hearing them). A lost
+connection is replaced, with a growing pause while the database stays unreachable. A connection
+can also die without a word (a partition): a ``SELECT 1`` every ``health_interval`` seconds
+finds out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from billing.config import Settings
+from billing.db.engine import drop_dead_peers, server_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Channel:
+    """What to do on a notification of one channel (``payload``: its text)."""
+
+    name: str
+    notified: Callable[[str], None]
+
+
+@dataclass
+class Hooks:
+    """Callbacks of one user of the listener; none of them may block or raise."""
+
+    channels: list[Channel] = field(default_factory=list)
+    on_connect: Callable[[], None] | None = None  # listening (again): catch up
+    on_lost: Callable[[], None] | None = None  # not listening (any more)
+
+
+class Listener:
+    """The process's LISTEN connection; ``listening`` while it is up."""
+
+    def __init__(self, dsn: str, settings: Settings, *, health_interval: float = 5.0) -> None:
+        self.dsn = dsn
+        self.settings = settings
+        self.health_interval = health_interval
+        self.listening = False
+        self.sessions = 0  # connections that started listening so far
+        self._hooks: list[Hooks] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, hooks: Hooks) -> None:
+        """Register a user; before ``start`` (channels are listened to on connecting)."""
+        if self._task is not None:
+            raise RuntimeError("register every user of the listener before starting it")
+        self._hooks.append(hooks)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="notification-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self) -> None:
+        pause = 0.5
+        while True:
+            try:
+                await self._session()
+                pause = 0.5
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.info("not listening for notifications until the database is back: %r", exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+    async def _session(self) -> None:
+        """Listen on one connection until it is lost."""
+        lost = asyncio.Event()
+        conn = await asyncpg.connect(
+            self.dsn,
+            timeout=self.settings.connect_timeout,
+            server_settings=server_settings(self.settings),
+        )
+        try:
+            drop_dead_peers(conn, self.settings.tcp_timeout)
+            conn.add_termination_listener(lambda _: lost.set())
+            for hooks in self._hooks:
+                for channel in hooks.channels:
+                    await conn.add_listener(channel.name, _callback(channel))
+            self.listening = True
+            self.sessions += 1
+            self._each("on_connect")  # notifications may have been missed meanwhile
+            while not lost.is_set():
+                # (asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the connection is lost, and stop() would hang)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.health_interval):
+                        await lost.wait()
+                if not lost.is_set():  # a connection can also die without a word
+                    async with asyncio.timeout(self.settings.connect_timeout):
+                        await conn.execute("SELECT 1")
+        finally:
+            was_listening, self.listening = self.listening, False
+            if was_listening:
+                self._each("on_lost")
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=1)
+
+    def _each(self, hook: str) -> None:
+        for hooks in self._hooks:
+            callback: Callable[[], None] | None = getattr(hooks, hook)
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:  # one user's bug must not stop the others from hearing
+                    log.exception("listener callback %s failed", hook)
+
+
+def _callback(channel: Channel) -> Callable[[object, int, str, str], None]:
+    def notified(connection: object, pid: int, name: str, payload: str) -> None:
+        try:
+            channel.notified(payload)
+        except Exception:
+            log.exception("handling a notification on %s failed", name)
+
+    return notified
