@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+
 from tpbench import database, generators
 from tpbench.api import ApiServer
 from tpbench.common import Job, WalletRange, percentile
@@ -126,23 +127,23 @@ class Row:
 
 
 async def measure(
-    server: ApiServer, token: str, wallets: WalletRange, subscribers: int, seconds: int, seed: int
+    server: ApiServer,
+    token: str,
+    wallets: WalletRange,
+    subscribers: int,
+    *,
+    seconds: int,
+    seed: int,
 ) -> Row:
     tally = Tally()
     ws_url = server.url.replace("http://", "ws://")
-    subs = [
-        Subscriber(ws_url, token, wallets.first + i, tally) for i in range(subscribers)
-    ]
+    subs = [Subscriber(ws_url, token, wallets.first + i, tally) for i in range(subscribers)]
     try:
         if subs:
             await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in subs)), 120)
             await asyncio.sleep(1.0)  # the backlog arrives before the measurement
         job = Job(kind="transfer", wallets=wallets, clients=CLIENTS, seconds=seconds, seed=seed)
-        drive = (
-            generators.wrk
-            if shutil.which("wrk")
-            else generators.httpload
-        )
+        drive = generators.wrk if shutil.which("wrk") else generators.httpload
         headers = [f"Authorization: Bearer {token}"]
         scratch = Path(tempfile.mkdtemp(prefix="billing-events-bench-"))
         kwargs: dict[str, Any] = {"url": server.url, "scratch": scratch, "headers": headers}
@@ -171,6 +172,11 @@ async def measure(
         delay_p99_ms=percentile(delays, 99) if delays else float("nan"),
         out_of_order=tally.out_of_order,
     )
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def table(rows: list[Row], baseline: float) -> str:
@@ -205,7 +211,7 @@ async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
     try:
         for i, n in enumerate([0, *counts, 0]):
             say(f"  {n:,} subscriber(s), {seconds} s of transfers ...")
-            rows.append(await measure(server, token, wallets, n, seconds, seed=i + 1))
+            rows.append(await measure(server, token, wallets, n, seconds=seconds, seed=i + 1))
     finally:
         server.stop()
         shutil.rmtree(logs, ignore_errors=True)
@@ -219,8 +225,7 @@ async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
         f" {'consistent' if ok else audit}\n"
     )
     print(body, flush=True)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "events.md").write_text(body)
+    await asyncio.to_thread(write, output / "events.md", body)
     bad = [r for r in rows if r.out_of_order or r.failed]
     return 0 if ok and not bad else 1
 

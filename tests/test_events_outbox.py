@@ -11,6 +11,9 @@ from typing import Any
 import asyncpg
 from starlette.applications import Starlette
 
+from billing.config import Settings
+from billing.db.engine import create_engine
+from billing.db.migrate import run_alembic
 from billing.domain import events, holds, payments, posting
 from billing.domain.access import SYSTEM
 from support.api import Api
@@ -247,3 +250,22 @@ async def test_the_sweep_expires_lapsed_holds_with_their_events_and_nothing_else
     assert await sql.fetchval("SELECT held FROM wallets WHERE id = $1", int(payer)) == d("20.00")
     assert await sql.fetchval("SELECT count(*) FROM transactions WHERE kind = 'HOLD'") == 3
     await assert_sound(app, sql)
+
+
+async def test_a_process_migrates_while_another_leads_the_relay(
+    app: Starlette, settings: Settings
+) -> None:
+    # given: this process's relay leads
+    for _ in range(100):
+        if app.state.relay.leading:
+            break
+        await asyncio.sleep(0.05)
+    assert app.state.relay.leading
+    # when: another process starts, and migrates first (as `billing serve` does)
+    assert settings.database_url is not None
+    engine = create_engine(settings, settings.database_url)
+    try:
+        # then: the relay's lock is not the migrations' lock
+        await asyncio.wait_for(run_alembic(engine), 10)
+    finally:
+        await engine.dispose()

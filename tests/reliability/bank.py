@@ -18,8 +18,9 @@ clean, and no request may have been answered with HTTP 500.
 
 Events are checked through both channels, as their consumers would see them. Followers
 subscribe to a few wallets' ``walletEvents`` for the whole run and, whenever their WebSocket
-drops (a killed worker, a lost database), subscribe again after the last cursor they got: each
-must see every event of its wallet exactly once, in order. A webhook endpoint, registered before
+drops (a killed worker, a lost database, or they hang up themselves every few seconds),
+subscribe again after the last cursor they got: each must see every event of its wallet exactly
+once, in order. A webhook endpoint, registered before
 the first wallet, answers some deliveries with 500: every event must reach it at least once,
 signed, in order per wallet. At the end every wallet's events, replayed from the start over a
 subscription and as delivered by webhooks, sum to its balance.
@@ -407,6 +408,8 @@ class Follower:
         await self.follow(lambda: self.sequence >= last or time.monotonic() > give_up)
 
     async def _subscription(self, until: Callable[[], bool]) -> None:
+        # Besides the faults, the follower itself hangs up now and then, as clients do.
+        hang_up = time.monotonic() + random.uniform(2.0, 6.0)
         async with websockets.connect(
             self.url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")], open_timeout=5
         ) as ws:
@@ -417,15 +420,16 @@ class Follower:
             variables = {"w": self.wallet, "after": self.cursor}
             payload = {"query": FOLLOW, "variables": variables}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-            while not until():
+            while not until() and time.monotonic() < hang_up:
                 try:
                     message = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
                 except TimeoutError:
                     continue
                 if message.get("type") != "next":
                     return  # complete (after an ending item), or an error
-                item = message["payload"]["data"]["walletEvents"]
-                if item["__typename"] != "WalletEvent":
+                data = message["payload"].get("data")
+                item = (data or {}).get("walletEvents") or {}
+                if item.get("__typename") != "WalletEvent":
                     return  # SubscriptionEnded, ServiceUnavailable...: subscribe again
                 if item["sequence"] != self.sequence + 1:
                     self.report.problems.append(

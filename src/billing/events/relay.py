@@ -36,6 +36,7 @@ from sqlalchemy.pool import NullPool
 
 from billing.config import Settings
 from billing.db.engine import drop_dead_peers, server_settings
+from billing.db.migrate import MIGRATION_LOCK
 from billing.domain import deliveries
 from billing.events import signing
 from billing.events.transport import Sender
@@ -45,8 +46,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "billing_events"
 APPLICATION_NAME = "billing-relay"
 # The advisory lock of the leader, in the two-key space (the wallets' and idempotency keys'
-# locks use the one-key space, which never meets it): "bill", then 1 for this relay.
-LOCK = (0x62696C6C, 1)
+# locks use the one-key space, which never meets it): "bill", then 2 (1 is the migrations').
+LOCK = (MIGRATION_LOCK[0], MIGRATION_LOCK[1] + 1)
 PAGE = 1000  # events per statement
 BATCHES = 10  # statements per round, so that deliveries are started in between
 RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
