@@ -50,6 +50,7 @@ LOCK = (0x62696C6C, 1)
 PAGE = 1000  # events per statement
 BATCHES = 10  # statements per round, so that deliveries are started in between
 RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
+STOP_TIMEOUT = 5.0  # seconds
 AFTER_LOSS = 5  # a leader that lost its connection waits this many retries: others go first
 
 
@@ -102,10 +103,14 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name="events-relay")
 
     async def stop(self) -> None:
+        """Stop leading (attempts in flight are abandoned: they stay pending) and disconnect."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
+            if not self._task.done():  # never keep a shutdown waiting
+                log.warning("events relay: not stopped within %g s", STOP_TIMEOUT)
+            elif not self._task.cancelled() and (error := self._task.exception()) is not None:
+                log.error("events relay had failed: %r", error)
             self._task = None
         if self._engine is not None:
             await self._engine.dispose()
