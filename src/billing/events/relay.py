@@ -76,6 +76,7 @@ class Relay:
         self.ready = ready
         self.retry = retry
         self.leading = False
+        self._took = False  # the current term took the lead
         self._engine: AsyncEngine | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -120,9 +121,9 @@ class Relay:
         if self.ready is not None:
             await self.ready.wait()
         while True:
-            led = False
+            self._took = False
             try:
-                led = await self._term()
+                await self._term()
             except (OSError, TimeoutError) as exc:
                 log.info("events relay: no database connection (%r); trying again", exc)
             except Exception as exc:
@@ -130,10 +131,11 @@ class Relay:
                     log.info("events relay: connection lost (%r); trying again", exc)
                 else:
                     log.exception("events relay failed; trying again")
-            await asyncio.sleep(self.retry * (AFTER_LOSS if led else 1))
+            # A process that just lost the lead (its connection died) lets the others go first.
+            await asyncio.sleep(self.retry * (AFTER_LOSS if self._took else 1))
 
-    async def _term(self) -> bool:
-        """Lead while this process holds the lock (True if it did), else return at once."""
+    async def _term(self) -> None:
+        """Lead while this process holds the lock; return at once if another one does."""
         assert self._engine is not None
         async with self._engine.connect() as conn:
             taken = await conn.scalar(
@@ -141,14 +143,13 @@ class Relay:
                 {"class": LOCK[0], "key": LOCK[1]},
             )
             if not taken:
-                return False
+                return
             log.info("events relay: leading")
-            self.leading = True
+            self._took = self.leading = True
             try:
                 await self._lead(conn)
             finally:
                 self.leading = False
-        return True  # pragma: no cover - _lead returns only by raising
 
     async def _lead(self, conn: AsyncConnection) -> None:
         settings = self.settings
