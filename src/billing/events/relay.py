@@ -51,6 +51,7 @@ LOCK = (MIGRATION_LOCK[0], MIGRATION_LOCK[1] + 1)
 PAGE = 1000  # events per statement
 BATCHES = 10  # statements per round, so that deliveries are started in between
 RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
+STOP_TIMEOUT = 5.0  # seconds
 AFTER_LOSS = 5  # a leader that lost its connection waits this many retries: others go first
 
 
@@ -76,6 +77,7 @@ class Relay:
         self.ready = ready
         self.retry = retry
         self.leading = False
+        self._took = False  # the current term took the lead
         self._engine: AsyncEngine | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -103,10 +105,14 @@ class Relay:
         self._task = asyncio.create_task(self._run(), name="events-relay")
 
     async def stop(self) -> None:
+        """Stop leading (attempts in flight are abandoned: they stay pending) and disconnect."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
+            if not self._task.done():  # never keep a shutdown waiting
+                log.warning("events relay: not stopped within %g s", STOP_TIMEOUT)
+            elif not self._task.cancelled() and (error := self._task.exception()) is not None:
+                log.error("events relay had failed: %r", error)
             self._task = None
         if self._engine is not None:
             await self._engine.dispose()
@@ -116,9 +122,9 @@ class Relay:
         if self.ready is not None:
             await self.ready.wait()
         while True:
-            led = False
+            self._took = False
             try:
-                led = await self._term()
+                await self._term()
             except (OSError, TimeoutError) as exc:
                 log.info("events relay: no database connection (%r); trying again", exc)
             except Exception as exc:
@@ -126,10 +132,11 @@ class Relay:
                     log.info("events relay: connection lost (%r); trying again", exc)
                 else:
                     log.exception("events relay failed; trying again")
-            await asyncio.sleep(self.retry * (AFTER_LOSS if led else 1))
+            # A process that just lost the lead (its connection died) lets the others go first.
+            await asyncio.sleep(self.retry * (AFTER_LOSS if self._took else 1))
 
-    async def _term(self) -> bool:
-        """Lead while this process holds the lock (True if it did), else return at once."""
+    async def _term(self) -> None:
+        """Lead while this process holds the lock; return at once if another one does."""
         assert self._engine is not None
         async with self._engine.connect() as conn:
             taken = await conn.scalar(
@@ -137,14 +144,13 @@ class Relay:
                 {"class": LOCK[0], "key": LOCK[1]},
             )
             if not taken:
-                return False
+                return
             log.info("events relay: leading")
-            self.leading = True
+            self._took = self.leading = True
             try:
                 await self._lead(conn)
             finally:
                 self.leading = False
-        return True  # pragma: no cover - _lead returns only by raising
 
     async def _lead(self, conn: AsyncConnection) -> None:
         settings = self.settings
