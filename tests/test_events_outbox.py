@@ -215,6 +215,8 @@ async def test_the_sweep_expires_lapsed_holds_with_their_events_and_nothing_else
     api: Api, app: Starlette, sql: asyncpg.Connection
 ) -> None:
     # given: a wallet with a lapsed hold and a live one, and a wallet with a live hold only
+    # (and no relay sweeping meanwhile: this test sweeps)
+    await app.state.relay.stop()
     _, payer = await create_client(api, "payer")
     _, other = await create_client(api, "other")
     _, payee = await create_client(api, "payee")
@@ -269,3 +271,28 @@ async def test_a_process_migrates_while_another_leads_the_relay(
         await asyncio.wait_for(run_alembic(engine), 10)
     finally:
         await engine.dispose()
+
+
+async def test_the_leading_relay_expires_a_lapsed_hold_within_seconds(
+    api: Api, app: Starlette, sql: asyncpg.Connection
+) -> None:
+    # given: a hold that has just lapsed on a wallet nothing else touches
+    _, payer = await create_client(api, "payer")
+    _, payee = await create_client(api, "payee")
+    await resupply(api, payer, "100.00")
+    lapsed = await hold_id(api, payer, payee, "10.00")
+    await sql.execute(
+        "WITH h AS (UPDATE holds SET expires_at = clock_timestamp() WHERE id = $1"
+        " RETURNING wallet_from_id, expires_at)"
+        " UPDATE wallets w SET held_until = least(w.held_until, h.expires_at)"
+        " FROM h WHERE w.id = h.wallet_from_id",
+        int(lapsed),
+    )
+    # when: time passes
+    for _ in range(100):
+        if await sql.fetchval("SELECT status FROM holds WHERE id = $1", int(lapsed)) != "PENDING":
+            break
+        await asyncio.sleep(0.05)
+    # then: the relay's sweep expired it, with its event
+    assert await sql.fetchval("SELECT status FROM holds WHERE id = $1", int(lapsed)) == "EXPIRED"
+    assert (await events_of(sql, payer))[-1][1] == "HOLD_EXPIRED"

@@ -22,6 +22,7 @@ from billing.db.engine import create_engine
 from billing.db.listener import Listener
 from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
 from billing.db.token_cache import TokenCache
+from billing.domain import holds
 from billing.domain.access import Actor
 from billing.errors import ServiceUnavailable
 from billing.events.hub import EventHub
@@ -59,7 +60,10 @@ async def _start_events(app: Starlette, settings: Settings, engine: AsyncEngine)
     await hub.start()
     if settings.events_relay:
         url = engine.url.render_as_string(hide_password=False)
-        app.state.relay = Relay(url, settings, ready=app.state.schema_ready)
+        db = app.state.db
+        app.state.relay = Relay(
+            url, settings, ready=app.state.schema_ready, sweep=lambda: holds.expire_lapsed(db)
+        )
         await app.state.relay.start()
 
 

@@ -5,7 +5,7 @@ Leading means holding a session advisory lock on a connection of the relay's own
 the request pool's): the others try again every ``retry`` seconds, and when the leader's
 connection dies, its lock goes with it and another process takes over.
 
-The leader, every ``BILLING_EVENTS_POLL_INTERVAL`` seconds:
+The leader, every ``BILLING_EVENTS_RELAY_INTERVAL`` seconds:
 
 1. records how the attempts that ended went (``billing.domain.deliveries.record``);
 2. turns the events that became final into deliveries, moving the relay's horizon in the same
@@ -15,6 +15,8 @@ The leader, every ``BILLING_EVENTS_POLL_INTERVAL`` seconds:
    notifying commit takes a cluster-wide lock);
 3. starts the attempts that are due, at most ``BILLING_WEBHOOKS_CONCURRENCY`` at once, each
    bounded by ``BILLING_WEBHOOKS_TIMEOUT``.
+
+It also expires lapsed holds every second (``sweep``), so that their events come on time.
 
 A delivery stays PENDING until the answer to an attempt is recorded: a leader killed while an
 attempt is in flight leaves it pending, and the next leader sends it again (at least once;
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event, text
@@ -38,6 +41,7 @@ from billing.config import Settings
 from billing.db.engine import drop_dead_peers, server_settings
 from billing.db.migrate import MIGRATION_LOCK
 from billing.domain import deliveries
+from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 from billing.events import signing
 from billing.events.transport import Sender
 
@@ -51,6 +55,7 @@ LOCK = (MIGRATION_LOCK[0], MIGRATION_LOCK[1] + 1)
 PAGE = 1000  # events per statement
 BATCHES = 10  # statements per round, so that deliveries are started in between
 RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
+SWEEP = 1.0  # seconds between two sweeps for lapsed holds
 STOP_TIMEOUT = 5.0  # seconds
 AFTER_LOSS = 5  # a leader that lost its connection waits this many retries: others go first
 
@@ -71,11 +76,13 @@ class Relay:
         *,
         ready: asyncio.Event | None = None,
         retry: float = 3.0,
+        sweep: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self.url = url
         self.settings = settings
         self.ready = ready
         self.retry = retry
+        self.sweep = sweep  # expires lapsed holds (holds.expire_lapsed), run by the leader
         self.leading = False
         self._took = False  # the current term took the lead
         self._engine: AsyncEngine | None = None
@@ -164,6 +171,7 @@ class Relay:
         ended: list[deliveries.Attempt] = []
         wake = asyncio.Event()
         next_scan = 0.0
+        sweeping = None if self.sweep is None else asyncio.create_task(self._sweeping(self.sweep))
         try:
             while True:
                 wake.clear()
@@ -186,10 +194,25 @@ class Relay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), settings.events_relay_interval)
         finally:
-            for task in sending.values():
+            tasks = [*sending.values(), *([sweeping] if sweeping else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*sending.values(), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await sender.close()
+
+    @staticmethod
+    async def _sweeping(sweep: Callable[[], Awaitable[int]]) -> None:
+        """Expire lapsed holds every ``SWEEP`` seconds, while leading: their HOLD_EXPIRED
+        events follow the expiry within about that, on wallets nothing else touches."""
+        while True:
+            await asyncio.sleep(SWEEP)
+            try:
+                swept = await sweep()
+            except (ServiceUnavailable, TryAgain, OutcomeUnknown) as exc:
+                log.info("events relay: expiring holds postponed: %r", exc)
+                continue
+            if swept:
+                log.info("events relay: expired the lapsed holds of %d wallet(s)", swept)
 
     async def _advance(self, conn: AsyncConnection) -> bool:
         """Turn the final events into deliveries; True if any delivery was made."""
