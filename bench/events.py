@@ -27,6 +27,7 @@ import asyncio
 import atexit
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -204,6 +205,8 @@ async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
     if token is None:
         raise RuntimeError("the API wants no token? events need one to subscribe")
     wallets = WalletRange(seeded.first, seeded.count)
+    # One token holds every subscription here: let it hold them all.
+    os.environ["BILLING_SUBSCRIPTIONS_PER_TOKEN"] = str(max(counts) + 10)
     logs = Path(tempfile.mkdtemp(prefix="billing-events-logs-"))
     server = ApiServer(url, 1, logs, [f"Authorization: Bearer {token}"])
     server.start(probe_wallet=seeded.first)

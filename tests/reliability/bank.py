@@ -825,15 +825,18 @@ class Bank:
                     f" {follower.total}; the wallet has {last} and balance"
                     f" {wallets[follower.wallet][0]}"
                 )
-        for wallet, (balance, last) in wallets.items():
-            replay = Follower(self.base, self.token, wallet, self.report)
-            await replay.catch_up(last, give_up)
-            self.report.replayed += replay.sequence
-            if (replay.sequence, replay.total) != (last, balance):
+
+        async def replay(wallet: str, balance: Decimal, last: int) -> None:
+            replayer = Follower(self.base, self.token, wallet, self.report)
+            await replayer.catch_up(last, give_up)
+            self.report.replayed += replayer.sequence
+            if (replayer.sequence, replayer.total) != (last, balance):
                 self.report.problems.append(
-                    f"wallet {wallet} replayed from the start: {replay.sequence} events summing"
-                    f" to {replay.total}; it has {last} and balance {balance}"
+                    f"wallet {wallet} replayed from the start: {replayer.sequence} events summing"
+                    f" to {replayer.total}; it has {last} and balance {balance}"
                 )
+
+        await asyncio.gather(*(replay(w, b, n) for w, (b, n) in wallets.items()))
         expected = sum(last for _, last in wallets.values())
         await self.receiver.wait_for(
             lambda r: len({q.id for q in r.accepted}) >= expected, within=90
