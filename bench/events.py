@@ -66,7 +66,9 @@ def say(message: str) -> None:
 class Tally:
     """What all subscribers of one measurement received."""
 
-    since: float = 0.0  # events created before this (unix seconds) are the backlog: not counted
+    # Only events created between these (unix seconds), while transfers run, are counted: not
+    # the backlog a new subscriber gets first.
+    since: float = float("inf")
     until: float = float("inf")
     delays_ms: list[float] = field(default_factory=list)
     out_of_order: int = 0
@@ -133,6 +135,7 @@ async def measure(
     wallets: WalletRange,
     subscribers: int,
     *,
+    clients: int,
     seconds: int,
     seed: int,
 ) -> Row:
@@ -143,7 +146,7 @@ async def measure(
         if subs:
             await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in subs)), 120)
             await asyncio.sleep(1.0)  # the backlog arrives before the measurement
-        job = Job(kind="transfer", wallets=wallets, clients=CLIENTS, seconds=seconds, seed=seed)
+        job = Job(kind="transfer", wallets=wallets, clients=clients, seconds=seconds, seed=seed)
         drive = generators.wrk if shutil.which("wrk") else generators.httpload
         headers = [f"Authorization: Bearer {token}"]
         scratch = Path(tempfile.mkdtemp(prefix="billing-events-bench-"))
@@ -198,7 +201,7 @@ def table(rows: list[Row], baseline: float) -> str:
     return "\n".join(lines)
 
 
-async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
+async def run(url: str, counts: list[int], seconds: int, output: Path, clients: int) -> int:
     say(f"Seeding {WALLETS:,} wallets ...")
     seeded = await database.prepare(url, WALLETS)
     token = await database.operator_token(url)
@@ -214,7 +217,11 @@ async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
     try:
         for i, n in enumerate([0, *counts, 0]):
             say(f"  {n:,} subscriber(s), {seconds} s of transfers ...")
-            rows.append(await measure(server, token, wallets, n, seconds=seconds, seed=i + 1))
+            rows.append(
+                await measure(
+                    server, token, wallets, n, clients=clients, seconds=seconds, seed=i + 1
+                )
+            )
     finally:
         server.stop()
         shutil.rmtree(logs, ignore_errors=True)
@@ -222,7 +229,7 @@ async def run(url: str, counts: list[int], seconds: int, output: Path) -> int:
     text = table(rows, baseline)
     ok, audit = await database.full_audit(url)
     body = (
-        f"# Events: subscribers while transfers run\n\n{CLIENTS} transfer clients, uniform over"
+        f"# Events: subscribers while transfers run\n\n{clients} transfer clients, uniform over"
         f" {WALLETS:,} wallets; one API worker; {seconds} s per row; baseline = the mean of the"
         f" two runs without subscribers (first and last row).\n\n{text}\n\nAudit:"
         f" {'consistent' if ok else audit}\n"
@@ -238,6 +245,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="0, 1, 100 subscribers, 4 s each")
     parser.add_argument("--subscribers", help="comma-separated counts (default 1,100,1000)")
     parser.add_argument("--duration", type=int, help="seconds per row (default 10, quick 4)")
+    parser.add_argument("--clients", type=int, default=CLIENTS, help="transfer clients (32)")
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args()
     counts = [1, 100] if args.quick else [1, 100, 1000]
@@ -249,7 +257,7 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="billing-events-pg-"))
     atexit.register(shutil.rmtree, data, True)
     embedded = start_embedded(data, cleanup_mode="delete")
-    sys.exit(asyncio.run(run(embedded.url(), counts, seconds, args.output)))
+    sys.exit(asyncio.run(run(embedded.url(), counts, seconds, args.output, args.clients)))
 
 
 if __name__ == "__main__":
