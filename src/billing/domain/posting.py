@@ -17,10 +17,14 @@ its own (SERIALIZABLE, retried by ``Database.write``):
   currency's decimals, no wallet's available balance (balance less unexpired holds) goes below
   zero, no balance reaches 10^18, the key is new, and the operation's own ``guard`` holds;
 * unless it is a dry run, records the transaction, updates the wallets, writes one operation per
-  wallet whose balance changed and remembers the key, all only if everything was allowed;
-* marks EXPIRED the pending holds of its wallets whose expiry has passed, and takes them out of
-  ``wallets.held``: no sweeper has to run for expiry to be exact (reads judge it by the clock),
-  and this keeps the stored state converging on it.
+  wallet whose balance changed, one event per wallet it changed (``wallet_events``: the outbox
+  of subscriptions and webhooks, numbered per wallet from ``wallets.event_seq`` while the row is
+  locked, so in commit order without gaps) and remembers the key, all only if everything was
+  allowed;
+* marks EXPIRED the pending holds of its wallets whose expiry has passed, with a HOLD_EXPIRED
+  event each, and takes them out of ``wallets.held``: nothing has to run for expiry to be exact
+  (reads judge it by the clock); this, and the relay's sweep (``holds.expire_lapsed``), keep
+  the stored state converging on it.
 
 It answers one row per leg (or one row of nulls), in ascending wallet id, with everything the
 caller needs to tell why nothing moved, or what it moved. CHECK constraints back every rule.
