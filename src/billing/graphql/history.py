@@ -239,16 +239,7 @@ async def transactions_connection(
     size = PAGE_DEFAULT if first is None else first
     if not 0 <= size <= PAGE_MAX:
         raise GraphQLError(f"`first` must be between 0 and {PAGE_MAX}.")
-    before_id = None
-    if after is not None:
-        try:
-            raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)).decode()
-            prefix, _, ident = raw.partition(":")
-            if prefix != "t":
-                raise ValueError("not a transaction cursor")
-            before_id = int(ident)
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-            raise GraphQLError("`after` is not a cursor returned by this API.") from exc
+    before_id = None if after is None else id_after(after, "t")
     given = where or TransactionFilter()
     metadata = given.metadata
     if metadata is not None and (
@@ -273,7 +264,7 @@ async def transactions_connection(
     )
     edges = [
         TransactionEdge(
-            cursor=base64.urlsafe_b64encode(f"t:{t.id}".encode()).decode().rstrip("="),
+            cursor=id_cursor("t", t.id),
             node=Transaction.from_record(t),
         )
         for t in found
@@ -287,6 +278,23 @@ async def transactions_connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+def id_cursor(prefix: str, ident: int) -> str:
+    """The opaque cursor of a row of one kind (``prefix``) in a newest-first page by id."""
+    return base64.urlsafe_b64encode(f"{prefix}:{ident}".encode()).decode().rstrip("=")
+
+
+def id_after(cursor: str, prefix: str) -> int:
+    """The id in a cursor ``id_cursor(prefix, ...)`` made; anything else is refused."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, ident = raw.partition(":")
+        if kind != prefix or not ident.isdigit():
+            raise ValueError(f"not a cursor of kind {prefix}")
+        return int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise GraphQLError("`after` is not a cursor returned by this API.") from exc
 
 
 def encode_cursor(position: history.Position) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import uuid
 from datetime import datetime
@@ -20,7 +18,7 @@ from billing.domain.records import (
     WebhookEndpointRecord,
 )
 from billing.graphql.context import Context
-from billing.graphql.history import PAGE_DEFAULT, PAGE_MAX, PageInfo
+from billing.graphql.history import PAGE_DEFAULT, PAGE_MAX, PageInfo, id_after, id_cursor
 from billing.graphql.scalars import Metadata, Money, money
 
 Info = strawberry.Info[Context, None]
@@ -162,21 +160,6 @@ class WebhookDeliveryConnection:
     page_info: PageInfo
 
 
-def _cursor(delivery_id: int) -> str:
-    return base64.urlsafe_b64encode(f"d:{delivery_id}".encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, ident = raw.partition(":")
-        if prefix != "d" or not ident.isdigit():
-            raise ValueError("not a delivery cursor")
-        return int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise GraphQLError("`after` is not a cursor returned by this API.") from exc
-
-
 async def deliveries_connection(
     info: Info,
     endpoint_id: int,
@@ -187,7 +170,7 @@ async def deliveries_connection(
     size = PAGE_DEFAULT if first is None else first
     if not 0 <= size <= PAGE_MAX:
         raise GraphQLError(f"`first` must be between 0 and {PAGE_MAX}.")
-    before = None if after is None else _after(after)
+    before = None if after is None else id_after(after, "d")
 
     async def read(conn: AsyncConnection) -> tuple[list[WebhookDeliveryRecord], bool] | None:
         if await webhooks.endpoint(conn, endpoint_id) is None:
@@ -205,7 +188,7 @@ async def deliveries_connection(
         return None
     found, more = page
     edges = [
-        WebhookDeliveryEdge(cursor=_cursor(r.id), node=WebhookDelivery.from_record(r))
+        WebhookDeliveryEdge(cursor=id_cursor("d", r.id), node=WebhookDelivery.from_record(r))
         for r in found
     ]
     return WebhookDeliveryConnection(
