@@ -2,14 +2,15 @@
 
 Two measurements, each with the baseline measured in the same run:
 
-* CPU (default, a few seconds, no database): the ASGI path of one GraphQL request with every
-  hook the real path calls (the request record, a mutation result, the operation label from a
-  parsed document), around an inner app that answers at once, compared with that inner app
-  alone. Metrics in multiprocess mode, as under ``billing serve``; the request log off, or
-  written as JSON or text to a file.
+* CPU (default, a few seconds, no database): the ASGI path of one GraphQL request through the
+  gateway (billing.http.gateway: request id, body, record, metrics, log line) with every hook
+  the real path calls (a mutation result, the operation label from a parsed document), around
+  an inner app that answers at once, compared with that inner app alone. Metrics in
+  multiprocess mode, as under ``billing serve``; the request log off, or written as JSON or
+  text to a file.
 * ``--end-to-end``: the real app (ASGI, full GraphQL stack, its own embedded PostgreSQL in a
-  temporary directory) with and without its RequestObserver, ``{ __typename }`` and transfers
-  one at a time, in alternating rounds. On a busy machine the noise is larger than the effect.
+  temporary directory) with and without its metrics, ``{ __typename }`` and transfers one at
+  a time, in alternating rounds. On a busy machine the noise is larger than the effect.
 
     python bench/observability_overhead.py [--iterations 20000] [--end-to-end]
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.middleware import Middleware
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 TRANSFER = (
@@ -42,11 +44,8 @@ TRANSFER = (
 
 def graphql_like_app() -> Asgi:
     """An inner app that does what the GraphQL layer does for the hooks, and answers at once."""
-    from graphql import ExecutionResult, parse
-    from strawberry.types import ExecutionContext
-    from strawberry.types.graphql import OperationType
+    from graphql import parse
 
-    from billing.graphql.schema import schema
     from billing.http.observability import observe_operation, observe_result
 
     document = parse(TRANSFER)
@@ -60,15 +59,8 @@ def graphql_like_app() -> Asgi:
     end = {"type": "http.response.body", "body": body}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        context = ExecutionContext(
-            query=TRANSFER,
-            schema=schema,
-            allowed_operations=[OperationType.MUTATION],
-            graphql_document=document,
-        )
-        context.result = ExecutionResult(data={}, errors=None)
         observe_result("transfer", success)
-        observe_operation(context)
+        observe_operation(document, None, None)
         await send(start)
         await send(end)
 
@@ -101,8 +93,8 @@ async def per_request(app: Asgi, iterations: int) -> float:
 
 
 def cpu(iterations: int, tmp: Path) -> None:
+    from billing.http.gateway import Gateway
     from billing.http.metrics import Metrics
-    from billing.http.observability import RequestObserver
     from billing.logs import LogFormat, formatter
 
     inner = graphql_like_app()
@@ -110,7 +102,7 @@ def cpu(iterations: int, tmp: Path) -> None:
     request_log.propagate = False
     alone = asyncio.run(per_request(inner, iterations))
     rows: list[tuple[str, float]] = [("inner app alone", alone)]
-    observed = RequestObserver(inner, Metrics())  # type: ignore[arg-type]
+    observed = Gateway(inner, max_bytes=1 << 20, metrics=Metrics())  # type: ignore[arg-type]
     formats: tuple[LogFormat | None, ...] = (None, "json", "text")
     for log_format in formats:
         handler: logging.Handler | None = None
@@ -141,14 +133,15 @@ def cpu(iterations: int, tmp: Path) -> None:
 async def client(settings: Any, observed: bool) -> AsyncIterator[httpx.AsyncClient]:
     from billing.app import create_app
     from billing.domain import tokens
-    from billing.http.observability import RequestObserver
+    from billing.http.gateway import Gateway
 
     app = create_app(settings)
-    if not observed:
+    if not observed:  # the gateway without its metrics
         app.user_middleware = [
-            m
+            Middleware(m.cls, *m.args, **{**m.kwargs, "metrics": None})  # type: ignore[arg-type]
+            if m.cls is Gateway  # type: ignore[comparison-overlap]
+            else m
             for m in app.user_middleware
-            if m.cls is not RequestObserver  # type: ignore[comparison-overlap]
         ]
     async with app.router.lifespan_context(app):
         _, secret = await tokens.create_token(app.state.db, kind="OPERATOR", name="bench")

@@ -30,9 +30,9 @@ from billing.events.relay import Relay
 from billing.graphql.schema import Limits, build_schema
 from billing.graphql.view import BillingGraphQL
 from billing.http.auth import BearerAuth
+from billing.http.gateway import Gateway
 from billing.http.metrics import Metrics
-from billing.http.middleware import BodySizeLimit, RequestIdMiddleware
-from billing.http.observability import RequestObserver, observe_retry
+from billing.http.observability import observe_retry
 from billing.ide import graphiql_page
 from billing.logs import configure_logging
 
@@ -158,10 +158,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *(ide.routes() if ide else []),
             *rest.routes(openapi=settings.introspection),
         ],
+        # One layer in front of the routes: request ids, metrics and logs, the body limit; a
+        # POST to /graphql is answered there directly (see billing.http.gateway).
         middleware=[
-            Middleware(RequestObserver, metrics=metrics),  # reads the request id when done
-            Middleware(RequestIdMiddleware),
-            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_for=rest.error_for),
+            Middleware(
+                Gateway,
+                max_bytes=settings.max_body_bytes,
+                metrics=metrics,
+                error_for=rest.error_for,
+                direct={"/graphql": view.direct},
+            )
         ],
         lifespan=lifespan,
     )

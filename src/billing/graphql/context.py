@@ -127,9 +127,18 @@ class Socket:
 
 
 @dataclass
+class ResponseHead:
+    """What an operation may set of its HTTP response besides the body (billing.graphql.view
+    answers POST requests with these)."""
+
+    status_code: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Context:
-    request: Request | WebSocket
-    response: Response | WebSocket
+    request: Request | WebSocket | None  # None: a POST answered directly (see the view)
+    response: Response | ResponseHead | WebSocket
     db: Database
     request_id: str
     actor: Actor

@@ -16,14 +16,26 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]  # empty when the document is valid
+
+    def operation_type(self, name: str | None) -> OperationType | None:
+        """The type of the operation ``name`` selects (None: the document's only one); None
+        when it selects none."""
+        operations = [
+            d
+            for d in self.document.definitions
+            if isinstance(d, OperationDefinitionNode)
+            and (name is None or (d.name is not None and d.name.value == name))
+        ]
+        return OperationType(operations[0].operation.value) if len(operations) == 1 else None
 
 
 class PreparedDocuments:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from inspect import isawaitable
+from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
-from starlette.responses import Response
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule, execute
+from graphql import ExecutionResult as GraphQLExecutionResult
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from billing.errors import ServiceUnavailable
@@ -53,36 +56,32 @@ def request_error(message: str, *, hide_suggestions: bool) -> tuple[str, str]:
     return message, code
 
 
-class ErrorPolicy(SchemaExtension):
+class ErrorPolicy:
     """Keep request errors (syntax, validation) readable; mask everything unexpected.
 
     * request errors keep their message and get ``extensions.code``;
     * an unreachable database during a query turns the whole response into HTTP 503;
     * any other exception from a resolver is logged with its traceback and the request id,
-      and the caller sees only "Internal error" and that request id;
-    * the request's read snapshot is closed when the operation ends.
+      and the caller sees only "Internal error" and that request id.
     """
 
-    hide_suggestions = False
+    def __init__(self, *, hide_suggestions: bool) -> None:
+        self.hide_suggestions = hide_suggestions  # no "Did you mean ...?" about the schema
 
-    async def on_operation(self) -> AsyncIterator[None]:
-        context: Context = self.execution_context.context
-        try:
-            yield
-        finally:
-            await context.reader.close()
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if result is not None and errors:
-            result.errors = [self._translate(error, context) for error in errors]
-        observe_operation(self.execution_context)
+    def translate(
+        self, errors: list[GraphQLError], context: Context, operation: OperationType | None
+    ) -> list[GraphQLError]:
+        return [self._translate(error, context, operation) for error in errors]
 
-    def _translate(self, error: GraphQLError, context: Context) -> GraphQLError:
+    def _translate(
+        self, error: GraphQLError, context: Context, operation: OperationType | None
+    ) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
             return self._request_error(error)
         if isinstance(original, ServiceUnavailable):
-            if self._after_commit(error):
+            # An error below a mutation's own field: the mutation had returned, so it is done.
+            if operation is OperationType.MUTATION and len(error.path or ()) > 1:
                 return GraphQLError(
                     "The operation took effect, but this part of the answer could not be read"
                     " (the database is unavailable). Read it again later; do not repeat the"
@@ -91,7 +90,7 @@ class ErrorPolicy(SchemaExtension):
                     path=error.path,
                     extensions={"code": ServiceUnavailable.code},
                 )
-            if isinstance(context.response, Response):  # not a WebSocket
+            if not isinstance(context.response, WebSocket):
                 context.response.status_code = 503
                 context.response.headers["Retry-After"] = "1"
             return GraphQLError(
@@ -113,11 +112,6 @@ class ErrorPolicy(SchemaExtension):
             extensions={"code": "INTERNAL_ERROR", "requestId": context.request_id},
         )
 
-    def _after_commit(self, error: GraphQLError) -> bool:
-        """An error below a mutation's own field: the mutation had returned, so it is done."""
-        is_mutation = self.execution_context.operation_type is OperationType.MUTATION
-        return is_mutation and len(error.path or ()) > 1
-
     def _request_error(self, error: GraphQLError) -> GraphQLError:
         message, code = request_error(error.message, hide_suggestions=self.hide_suggestions)
         return GraphQLError(
@@ -129,18 +123,102 @@ class ErrorPolicy(SchemaExtension):
         )
 
 
-class ErrorPolicyWithoutSuggestions(ErrorPolicy):
-    """For a server with introspection off: no "Did you mean ...?" hints about the schema."""
+class OperationEnd(SchemaExtension):
+    """When an operation ends: the request's read snapshot is closed, errors go through the
+    error policy, and the request's record learns what ran (see billing.http.observability)."""
 
-    hide_suggestions = True
+    def __init__(self, policy: ErrorPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context: Context = execution.context
+        try:
+            yield
+        finally:
+            await context.reader.close()
+        result = execution.result
+        # Executed documents have graphql-core's result; refused ones (parse or validation
+        # errors) have Strawberry's own.
+        executed = isinstance(result, GraphQLExecutionResult)
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            operation = execution.operation_type if executed else None
+            result.errors = self.policy.translate(errors, context, operation)
+        observe_operation(
+            execution.graphql_document if executed else None,
+            execution.operation_name,
+            getattr(result, "errors", None),
+        )
 
 
 class BillingSchema(strawberry.Schema):
+    """The schema; a document it has validated before runs without Strawberry's per-request
+    machinery (see ``execute``)."""
+
+    documents: PreparedDocuments
+    policy: ErrorPolicy
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Unexpected errors are logged by ErrorPolicy (with the request id); request errors are
         the caller's business, not the operator's."""
+
+    async def execute(  # noqa: PLR0917 - as the base class
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """A valid document seen before (the cache holds it) runs straight on graphql-core,
+        with what the extensions would do done here: the document as parsed and validated
+        once, the error policy, the snapshot closed, the operation observed. Anything else
+        (a new or invalid document, an operation that is not there or not allowed) takes
+        Strawberry's full path, which gives the same answers and its own refusals."""
+        prepared = self.documents.get(query) if query else None
+        operation = prepared.operation_type(operation_name) if prepared else None
+        if (
+            prepared is None
+            or prepared.errors
+            or operation is None
+            or operation is OperationType.SUBSCRIPTION
+            or (allowed_operation_types is not None and operation not in allowed_operation_types)
+            or operation_extensions
+            or not isinstance(context_value, Context)
+        ):
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed_operation_types,
+                operation_extensions,
+            )
+        try:
+            done = execute(
+                self._schema,
+                prepared.document,
+                root_value=root_value,
+                context_value=context_value,
+                variable_values=variable_values,
+                operation_name=operation_name,
+                executor_class=self.execution_context_class,
+            )
+            result = await done if isawaitable(done) else done
+        finally:
+            await context_value.reader.close()
+        errors = result.errors
+        if errors:
+            errors = self.policy.translate(errors, context_value, operation)
+        observe_operation(prepared.document, operation_name, errors)
+        return ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)
 
 
 DOCUMENT_CACHE_SIZE = 512
@@ -164,18 +242,22 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
     documents = PreparedDocuments(
         rules=rules, max_tokens=limits.max_tokens, size=DOCUMENT_CACHE_SIZE
     )
+    policy = ErrorPolicy(hide_suggestions=not limits.introspection)
     # Factories, not instances: each request gets its own extension objects.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(DocumentLimits, documents),
-        ErrorPolicy if limits.introspection else ErrorPolicyWithoutSuggestions,
+        partial(OperationEnd, policy),
     ]
-    return BillingSchema(
+    schema = BillingSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR, Metadata: METADATA_SCALAR}),
         extensions=extensions,
     )
+    schema.documents = documents
+    schema.policy = policy
+    return schema
 
 
 schema = build_schema()

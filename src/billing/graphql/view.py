@@ -18,16 +18,19 @@ from collections.abc import AsyncGenerator
 from datetime import timedelta
 from typing import cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message as AsgiMessage
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLRequestData, process_result
 from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -40,11 +43,11 @@ from billing.config import Settings
 from billing.domain import tokens
 from billing.domain.access import NOBODY, Actor
 from billing.errors import ServiceUnavailable
-from billing.graphql.context import Context, Socket
+from billing.graphql.context import Context, ResponseHead, Socket
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema, request_error
-from billing.http.auth import bearer_secret
-from billing.http.middleware import json_error
+from billing.http.auth import authenticate_secret, bearer_secret, secret_of
+from billing.http.responses import json_error
 
 log = logging.getLogger("billing.requests")
 
@@ -127,6 +130,30 @@ class _SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):
         await super().send_message(message)
 
 
+def encode_json(data: object) -> bytes:
+    """An answer as JSON (orjson; the standard library for what orjson refuses, such as
+    integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _refuse_subscription(query: str, operation_name: str | None) -> None:
+    """Over HTTP a subscription would resolve to nothing: refuse it. (Parsed here only when the
+    document may hold one; all others are parsed once, by the cached path.)"""
+    if "subscription" in query and (
+        _operation_type(query, operation_name) is OperationType.SUBSCRIPTION
+    ):
+        raise HTTPException(
+            400, "Subscriptions are served over WebSocket only (graphql-transport-ws)."
+        )
+
+
+async def _no_receive() -> AsgiMessage:
+    raise RuntimeError("the request body was read already")
+
+
 def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
     """The type of the operation a request runs; None for a document that does not parse or
     names no such operation (Strawberry answers those as usual)."""
@@ -198,18 +225,105 @@ class BillingGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        # Over HTTP a subscription would resolve to nothing: refuse it. (Parsed here only when
-        # the document may hold one; all others are parsed once, by the cached path.)
-        query = request_data.query or ""
-        if "subscription" in query and (
-            _operation_type(query, request_data.operation_name) is OperationType.SUBSCRIPTION
-        ):
-            raise HTTPException(
-                400, "Subscriptions are served over WebSocket only (graphql-transport-ws)."
-            )
+        _refuse_subscription(request_data.query or "", request_data.operation_name)
         return await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
+
+    async def direct(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """Answer a POST with a JSON body, as the base view would, but without its per-request
+        machinery (the route's layers, request and response objects, its body parsing); False
+        for any other request (GET, GraphiQL, other content types, batches, malformed bodies),
+        which the base view then answers."""
+        found = self._direct_request(scope, body)
+        if found is None:
+            return False
+        query, variables, operation_name, authorization = found
+        state = scope["app"].state
+        actor = await authenticate_secret(
+            state, secret_of(authorization.decode("latin-1")), json_error
+        )
+        if isinstance(actor, Response):
+            await actor(scope, _no_receive, send)
+            return True
+        head = ResponseHead()
+        context = Context(
+            request=None,
+            response=head,
+            db=state.db,
+            request_id=scope["state"]["request_id"],
+            actor=actor,
+            default_currency=state.default_currency,
+            webhooks_allow_private=self.webhooks_allow_private,
+        )
+        try:
+            _refuse_subscription(query, operation_name)
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+            )
+        except CannotGetOperationTypeError as exc:
+            refusal = json_error(400, "BAD_REQUEST", exc.as_http_error_reason())
+        except HTTPException as exc:
+            refusal = json_error(exc.status_code, "BAD_REQUEST", exc.reason)
+        else:
+            answer = encode_json(process_result(result))
+            headers = [
+                (b"content-length", str(len(answer)).encode()),
+                (b"content-type", b"application/json"),
+                *((k.lower().encode(), v.encode()) for k, v in head.headers.items()),
+            ]
+            status = head.status_code or 200
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
+            return True
+        await refusal(scope, _no_receive, send)
+        return True
+
+    def _direct_request(
+        self, scope: Scope, body: bytes
+    ) -> tuple[str, dict[str, object] | None, str | None, bytes] | None:
+        """A POST's query, variables, operation name and Authorization header, if ``direct``
+        serves it."""
+        if scope["method"] != "POST":
+            return None
+        content_type = accept = authorization = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"authorization":
+                authorization = value
+        if (
+            content_type.partition(b";")[0].strip().lower() != b"application/json"
+            or b"multipart/mixed" in accept
+            or b"text/event-stream" in accept
+        ):
+            return None
+        try:
+            data = self.decode_json(body)
+        except HTTPException:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query = data.get("query")
+        variables = data.get("variables")
+        operation_name = data.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not query
+            or not isinstance(variables, dict | None)
+            or not isinstance(operation_name, str | None)
+            or data.get("extensions") is not None
+        ):
+            return None
+        return query, variables, operation_name, authorization
+
+    def encode_json(self, data: object) -> bytes:
+        return encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
@@ -260,10 +374,11 @@ class BillingGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Accept ``connection_init`` with a valid token, else close the socket with 4403."""
-        socket = context.socket
+        socket, request = context.socket, context.request
         assert socket is not None  # a WebSocket's context
-        secret = _init_secret(context.connection_params) or bearer_secret(context.request)
-        if secret is None or not context.request.app.state.schema_ready.is_set():
+        assert request is not None
+        secret = _init_secret(context.connection_params) or bearer_secret(request)
+        if secret is None or not request.app.state.schema_ready.is_set():
             raise ConnectionRejectionError()
         try:
             actor = await socket.authenticate(secret)

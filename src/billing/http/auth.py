@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from starlette.datastructures import State
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -11,12 +12,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from billing.domain import tokens
 from billing.domain.access import Actor
 from billing.errors import ServiceUnavailable
-from billing.http.middleware import ErrorResponder, json_error
+from billing.http.responses import ErrorResponder, json_error
 
 
 def bearer_secret(request: HTTPConnection) -> str | None:
     """The secret of an ``Authorization: Bearer <secret>`` header, or None."""
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    return secret_of(request.headers.get("authorization", ""))
+
+
+def secret_of(authorization: str) -> str | None:
+    """The secret of an ``Authorization`` header's value ``Bearer <secret>``, or None."""
+    scheme, _, secret = authorization.partition(" ")
     secret = secret.strip()
     return secret if scheme.lower() == "bearer" and secret else None
 
@@ -24,7 +30,13 @@ def bearer_secret(request: HTTPConnection) -> str | None:
 async def authenticate(request: HTTPConnection, error: ErrorResponder) -> Actor | Response:
     """The caller's actor, or the answer that refuses the request (401, or 503 when the
     database cannot tell), rendered by ``error``."""
-    secret = bearer_secret(request)
+    return await authenticate_secret(request.app.state, bearer_secret(request), error)
+
+
+async def authenticate_secret(
+    state: State, secret: str | None, error: ErrorResponder
+) -> Actor | Response:
+    """As ``authenticate``, for the secret a request sent (None: it sent none)."""
     if secret is None:
         return error(
             401,
@@ -32,7 +44,6 @@ async def authenticate(request: HTTPConnection, error: ErrorResponder) -> Actor 
             "Send a token: 'Authorization: Bearer <token>'.",
             **{"WWW-Authenticate": "Bearer"},
         )
-    state = request.app.state
     try:
         if not state.schema_ready.is_set():  # the database has not answered since startup
             raise ServiceUnavailable()

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from billing.http.auth import authenticate, bearer_secret
-from billing.http.middleware import json_error
+from billing.http.responses import json_error
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

@@ -1,10 +1,11 @@
 """What each request did, for the metrics and for one log line per request.
 
-``RequestObserver`` (ASGI middleware) opens a ``RequestRecord`` for every HTTP request and,
-when the response has been sent, hands it to the metrics and writes the request's log line.
-Three hooks fill the record in from where the facts are known, each a few attribute updates:
+The gateway (billing.http.gateway) opens a ``RequestRecord`` for every HTTP request
+(``recording``) and, when the response has been sent, hands it to the metrics and writes the
+request's log line (``finished``). Hooks fill the record in from where the facts are known,
+each a few attribute updates:
 
-* ``observe_operation`` (the GraphQL error policy): which operation ran and how it ended;
+* ``observe_operation`` (the end of a GraphQL operation): which operation ran and how it ended;
 * ``observe_result`` (the mutation resolvers): each mutation's result type;
 * ``observe_call`` (the REST endpoints): which operation ran and how it ended;
 * ``observe_retry`` (``Database.on_retry``, set by the app): a transaction is being run again.
@@ -18,21 +19,16 @@ directory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
-from graphql import DefinitionNode, ExecutionResult, FieldNode, OperationDefinitionNode
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from billing.db.database import request_arrived
+from graphql import DefinitionNode, DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
+from starlette.types import Scope
 
 if TYPE_CHECKING:
-    from strawberry.types import ExecutionContext
-
     from billing.http.metrics import Metrics
 
 log = logging.getLogger("billing.requests")
@@ -90,17 +86,17 @@ def observe_call(operation: str, result: str) -> None:
         record.results = [(operation, result)]
 
 
-def observe_operation(context: ExecutionContext) -> None:
-    """The GraphQL operation of this request has ended (errors already translated)."""
+def observe_operation(
+    document: DocumentNode | None, operation_name: str | None, errors: list[GraphQLError] | None
+) -> None:
+    """The GraphQL operation of this request has ended (errors already translated).
+    ``document``: None when it was refused before it ran (it did not parse or validate)."""
     record = _current.get()
     if record is None:
         return
-    document = context.graphql_document
     operation = None
-    # Executed documents have graphql-core's result; refused ones (parse or validation errors)
-    # have Strawberry's own.
-    if document is not None and isinstance(context.result, ExecutionResult):
-        operation = _selected_operation(document.definitions, context.operation_name)
+    if document is not None:
+        operation = _selected_operation(document.definitions, operation_name)
     if operation is None:
         record.operation = INVALID
     else:
@@ -112,7 +108,6 @@ def observe_operation(context: ExecutionContext) -> None:
     if results:
         record.result = results[0][1] if len(results) == 1 else MULTIPLE
         return
-    errors = getattr(context.result, "errors", None)
     if errors:
         code = (errors[0].extensions or {}).get("code")
         record.result = code if isinstance(code, str) else "ERROR"
@@ -131,72 +126,49 @@ def _selected_operation(
     return None
 
 
-class RequestObserver:
-    """Time every HTTP request; when it is answered, record its metrics and log one line."""
+@contextmanager
+def recording(record: RequestRecord) -> Iterator[None]:
+    """The hooks of this module fill ``record`` in while the request is served."""
+    token = _current.set(record)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
-    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
-        self.app = app
-        self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        record = RequestRecord(self.metrics)
-        token = _current.set(record)
-        # The request's database bounds count from here (see billing.db.database).
-        arrival = request_arrived.set(asyncio.get_running_loop().time())
-        status = 0
-
-        async def send_observed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_observed)
-        except BaseException:  # cancelled too (a shutdown cut it short): the server sends 500
-            status = status or 500
-            raise
-        finally:
-            _current.reset(token)
-            request_arrived.reset(arrival)
-            self._done(scope, record, status or STATUS_CLIENT_GONE, time.perf_counter() - started)
-
-    def _done(self, scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
-        path: str = scope["path"]
-        if self.metrics is not None:
-            self.metrics.request(path, status, record, seconds)
-        level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
-        if not log.isEnabledFor(level):
-            return
-        request_id = scope.get("state", {}).get("request_id")
-        shown_path = path if len(path) <= 200 and path.isprintable() else ascii(path[:200])
-        duration_ms = round(seconds * 1000, 2)
-        log.log(
-            level,
-            "%s %s %d %s %s %.2f ms retries=%d request_id=%s",
-            scope["method"],
-            shown_path,
-            status,
-            record.operation or "-",
-            record.result or "-",
-            duration_ms,
-            record.retries,
-            request_id,
-            extra={
-                "fields": {
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": shown_path,
-                    "status": status,
-                    "operation": record.operation,
-                    "operation_name": record.operation_name,
-                    "result": record.result,
-                    "duration_ms": duration_ms,
-                    "retries": record.retries,
-                }
-            },
-        )
+def finished(scope: Scope, record: RequestRecord, status: int, seconds: float) -> None:
+    """The request has been answered: its metrics, and its log line."""
+    path: str = scope["path"]
+    if record.metrics is not None:
+        record.metrics.request(path, status, record, seconds)
+    level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    request_id = scope.get("state", {}).get("request_id")
+    shown_path = path if len(path) <= 200 and path.isprintable() else ascii(path[:200])
+    duration_ms = round(seconds * 1000, 2)
+    log.log(
+        level,
+        "%s %s %d %s %s %.2f ms retries=%d request_id=%s",
+        scope["method"],
+        shown_path,
+        status,
+        record.operation or "-",
+        record.result or "-",
+        duration_ms,
+        record.retries,
+        request_id,
+        extra={
+            "fields": {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": shown_path,
+                "status": status,
+                "operation": record.operation,
+                "operation_name": record.operation_name,
+                "result": record.result,
+                "duration_ms": duration_ms,
+                "retries": record.retries,
+            }
+        },
+    )

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from billing.http.middleware import json_error
+from billing.http.responses import json_error
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from billing.domain import clients, payments
 from billing.domain.access import Actor
 from billing.errors import InvalidInput, OperationError
 from billing.http.auth import BearerAuth
-from billing.http.middleware import ErrorResponder, json_error
 from billing.http.observability import observe_call
+from billing.http.responses import ErrorResponder, json_error
 from billing.rest.body import Fields, json_object
 from billing.rest.errors import (
     ExactJSONResponse,

@@ -1,0 +1,333 @@
+"""CPU per request: what the service's own code costs for each operation, measured in-process.
+
+    python bench/request_cpu.py                 # every scenario, about 2 minutes
+    python bench/request_cpu.py --requests 500 --scenarios transfer,read
+
+Starts an embedded PostgreSQL in a temporary directory (deleted afterwards), or uses
+BILLING_DATABASE_URL (a database you can spare), seeds funded wallets, builds the app with
+``create_app`` and sends it GraphQL requests straight through ASGI, 32 at a time (``--clients``):
+no HTTP server, no sockets, no load generator in the process. The CPU time of this process
+(``time.process_time``) over the measured requests, divided by their number, is what the app's
+code costs per request: ASGI layers, GraphQL, the domain, the driver. PostgreSQL runs in its own
+processes and is not counted. uvicorn's HTTP parsing is not included either (bench/throughput.py
+measures the whole server, with more noise).
+
+Each scenario warms up first (documents parsed, statements prepared, pools filled), then runs
+``--rounds`` rounds of ``--requests`` requests; the table shows the median round, and the
+spread (min-max). Scenarios of two requests (hold + capture, transfer + refund) count each
+request. Every answer is checked: a request that does not succeed fails the run.
+
+To compare with another version of the code, run this script from a worktree of it (its
+``src`` first on PYTHONPATH): the numbers are comparable on the same machine, minutes apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import json
+import logging
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tpbench.database import operator_token, prepare
+
+TRANSFER = "mutation($i: TransferInput!) { transfer(input: $i) { __typename } }"
+TRANSFER_NUMBER = (
+    "mutation($i: TransferInput!) { transfer(input: $i) { __typename"
+    " ... on TransferSuccess { transactionNumber } } }"
+)
+RESUPPLY = "mutation($i: ResupplyInput!) { resupply(input: $i) { __typename } }"
+WITHDRAW = "mutation($i: WithdrawInput!) { withdraw(input: $i) { __typename } }"
+SPLIT = "mutation($i: SplitTransferInput!) { splitTransfer(input: $i) { __typename } }"
+READ = "query($id: ID!) { wallet(id: $id) { balance } }"
+HOLD = (
+    "mutation($i: HoldTransferInput!) { holdTransfer(input: $i) { __typename"
+    " ... on HoldTransferSuccess { hold { id } } } }"
+)
+CAPTURE = "mutation($i: CaptureHoldInput!) { captureHold(input: $i) { __typename } }"
+REFUND = "mutation($i: RefundInput!) { refund(input: $i) { __typename } }"
+
+Send = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class Wallets:
+    def __init__(self, first: int, count: int, seed: int) -> None:
+        self.first, self.count = first, count
+        self.random = random.Random(seed)
+
+    def one(self) -> str:
+        return str(self.first + self.random.randrange(self.count))
+
+    def distinct(self, n: int) -> list[str]:
+        return [str(self.first + i) for i in self.random.sample(range(self.count), n)]
+
+
+def expect(answer: dict[str, Any], field: str, typename: str) -> dict[str, Any]:
+    data = (answer.get("data") or {}).get(field)
+    if not isinstance(data, dict) or data.get("__typename") != typename:
+        raise SystemExit(f"{field}: expected {typename}, got {json.dumps(answer)[:400]}")
+    return data
+
+
+async def transfer(send: Send, w: Wallets) -> int:
+    a, b = w.distinct(2)
+    answer = await send(TRANSFER, {"i": {"walletFromId": a, "walletToId": b, "amount": "0.01"}})
+    expect(answer, "transfer", "TransferSuccess")
+    return 1
+
+
+async def resupply(send: Send, w: Wallets) -> int:
+    answer = await send(RESUPPLY, {"i": {"walletId": w.one(), "amount": "0.01"}})
+    expect(answer, "resupply", "ResupplySuccess")
+    return 1
+
+
+async def withdraw(send: Send, w: Wallets) -> int:
+    answer = await send(WITHDRAW, {"i": {"walletId": w.one(), "amount": "0.01"}})
+    expect(answer, "withdraw", "WithdrawSuccess")
+    return 1
+
+
+async def split(send: Send, w: Wallets) -> int:
+    source, *targets = w.distinct(4)
+    legs = [{"walletToId": t, "amount": "0.01"} for t in targets]
+    answer = await send(SPLIT, {"i": {"walletFromId": source, "legs": legs}})
+    expect(answer, "splitTransfer", "SplitTransferSuccess")
+    return 1
+
+
+async def read(send: Send, w: Wallets) -> int:
+    answer = await send(READ, {"id": w.one()})
+    if not (answer.get("data") or {}).get("wallet"):
+        raise SystemExit(f"wallet: {json.dumps(answer)[:400]}")
+    return 1
+
+
+async def hold_capture(send: Send, w: Wallets) -> int:
+    a, b = w.distinct(2)
+    held = await send(HOLD, {"i": {"walletFromId": a, "walletToId": b, "amount": "0.01"}})
+    hold = expect(held, "holdTransfer", "HoldTransferSuccess")["hold"]
+    answer = await send(CAPTURE, {"i": {"holdId": hold["id"]}})
+    expect(answer, "captureHold", "CaptureHoldSuccess")
+    return 2
+
+
+async def transfer_refund(send: Send, w: Wallets) -> int:
+    a, b = w.distinct(2)
+    moved = await send(
+        TRANSFER_NUMBER, {"i": {"walletFromId": a, "walletToId": b, "amount": "0.01"}}
+    )
+    number = expect(moved, "transfer", "TransferSuccess")["transactionNumber"]
+    answer = await send(REFUND, {"i": {"transactionNumber": number}})
+    expect(answer, "refund", "RefundSuccess")
+    return 2
+
+
+SCENARIOS: dict[str, Callable[[Send, Wallets], Awaitable[int]]] = {
+    "transfer": transfer,
+    "read": read,
+    "resupply": resupply,
+    "withdraw": withdraw,
+    "split": split,
+    "hold-capture": hold_capture,
+    "transfer-refund": transfer_refund,
+}
+
+
+class Client:
+    """Sends GraphQL requests to an ASGI app as uvicorn would hand them over."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app = app
+        self.headers = [(b"content-type", b"application/json"), (b"host", b"bench")]
+        if token:
+            self.headers.append((b"authorization", f"Bearer {token}".encode()))
+
+    async def send(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [*self.headers, (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        sent = False
+        chunks: list[bytes] = []
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # the client stays until the answer is complete
+            return {"type": "http.disconnect"}
+
+        async def reply(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, reply)
+        if status != 200:
+            raise SystemExit(f"HTTP {status}: {b''.join(chunks)[:400]!r}")
+        return json.loads(b"".join(chunks))  # type: ignore[no-any-return]
+
+
+async def lifespan(app: Any) -> Callable[[], Awaitable[None]]:
+    """Start the app as a server would; returns what stops it."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+        if message["type"].startswith("lifespan.shutdown"):
+            stopped.set()
+
+    task = asyncio.create_task(app({"type": "lifespan", "state": {}}, inbox.get, send))
+    await inbox.put({"type": "lifespan.startup"})
+    await started.wait()
+
+    async def stop() -> None:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await stopped.wait()
+        await task
+
+    return stop
+
+
+async def run_rounds(
+    scenario: Callable[[Send, Wallets], Awaitable[int]],
+    send: Send,
+    wallets: Wallets,
+    clients: int,
+    requests: int,
+) -> float:
+    """Seconds of this process's CPU per request, over ``requests`` requests."""
+    done = 0
+    cpu_at_start = time.process_time()
+
+    async def worker() -> None:
+        nonlocal done
+        while done < requests:
+            sent = await scenario(send, wallets)
+            done += sent  # after the await: ``done`` may have grown meanwhile
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return (time.process_time() - cpu_at_start) / done
+
+
+async def measure(url: str, options: argparse.Namespace) -> list[tuple[str, list[float]]]:
+    from billing.app import create_app
+    from billing.config import Settings
+
+    seeded = await prepare(url, options.wallets)
+    token = await operator_token(url)
+    settings = Settings(database_url=url, log_format="json", events_relay=False)
+    app = create_app(settings)
+    # Request logs are part of the cost: written, to nowhere.
+    devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230 - for the life of the process
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(devnull)
+    stop = await lifespan(app)
+    try:
+        await asyncio.wait_for(app.state.schema_ready.wait(), 60)
+        client = Client(app, token)
+        results: list[tuple[str, list[float]]] = []
+        for name in options.scenarios:
+            scenario = SCENARIOS[name]
+            wallets = Wallets(seeded.first, seeded.count, seed=len(results))
+            await run_rounds(scenario, client.send, wallets, options.clients, options.warm_up)
+            rounds = [
+                await run_rounds(scenario, client.send, wallets, options.clients, options.requests)
+                for _ in range(options.rounds)
+            ]
+            results.append((name, rounds))
+            median = statistics.median(rounds)
+            print(f"  {name:<16} {median * 1e6:7.0f} µs per request", file=sys.stderr, flush=True)
+        return results
+    finally:
+        await stop()
+
+
+def git_state() -> str:
+    import billing
+
+    package = Path(billing.__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=package,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        head = "unknown"
+    return f"billing from {package}, git {head}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--clients", type=int, default=32, help="requests in flight")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warm-up", type=int, default=500, help="requests before measuring")
+    parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    options = parser.parse_args()
+    options.scenarios = options.scenarios.split(",")
+    if unknown := set(options.scenarios) - set(SCENARIOS):
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    url = os.environ.get("BILLING_DATABASE_URL")
+    if url is None:
+        from billing.db.embedded import start_embedded
+
+        data = Path(tempfile.mkdtemp(prefix="billing-request-cpu-pg-"))
+        atexit.register(shutil.rmtree, data, True)
+        url = start_embedded(data, cleanup_mode="delete").url()
+    print(f"Measuring {git_state()} ...", file=sys.stderr, flush=True)
+    results = asyncio.run(measure(url, options))
+    print(f"\nCPU per request, {options.clients} in flight, median of {options.rounds} rounds")
+    print(f"of {options.requests} requests ({git_state()}):\n")
+    print("| scenario | µs per request | rounds (min-max) |")
+    print("|---|---:|---:|")
+    for name, rounds in results:
+        print(
+            f"| {name} | {statistics.median(rounds) * 1e6:.0f} |"
+            f" {min(rounds) * 1e6:.0f}-{max(rounds) * 1e6:.0f} |"
+        )
+    if options.json:
+        rows = {name: statistics.median(rounds) for name, rounds in results}
+        options.json.write_text(json.dumps({"source": git_state(), "seconds": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
