@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
+from starlette.applications import Starlette
 
 from support.api import Api
 
@@ -205,8 +208,41 @@ async def test_mutation_payload_reads_after_commit(api: Api) -> None:
     assert data["b"]["wallet"]["client"]["wallets"] == [{"balance": "3.00"}]
 
 
+@pytest.fixture
+def in_transaction(app: Starlette) -> Iterator[list[bool]]:
+    """For every SQL statement the app sends while the test runs: whether a transaction block
+    was open when it was sent (asyncpg knows from the server's last answer; a transaction that
+    SQLAlchemy begins shows only from its second statement on)."""
+    seen: list[bool] = []
+    engine = app.state.db.engine.sync_engine
+
+    def record(conn: Any, *args: Any) -> None:
+        seen.append(conn.connection.driver_connection.is_in_transaction())
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_a_read_of_one_object_is_one_statement_outside_a_transaction(
+    api: Api, in_transaction: list[bool]
+) -> None:
+    # given
+    _, wallet = await api.create_client("onestatement")
+    await api.resupply(wallet, "4.50")
+    in_transaction.clear()
+    # when
+    data = await api.run(
+        "query($id: ID!) { wallet(id: $id) { __typename id currency balance held available } }",
+        {"id": wallet},
+    )
+    # then
+    assert data["wallet"]["balance"] == data["wallet"]["available"] == "4.50"
+    assert in_transaction == [False]  # no BEGIN and COMMIT around it
+
+
 async def test_many_wallets_and_ledger_totals_in_one_snapshot(
-    api: Api, statements: list[str]
+    api: Api, statements: list[str], in_transaction: list[bool]
 ) -> None:
     # given
     wallets = [(await api.create_client(f"many{i}"))[1] for i in range(3)]
@@ -214,6 +250,7 @@ async def test_many_wallets_and_ledger_totals_in_one_snapshot(
         await api.resupply(wallet, f"{i + 1}.25")
     await api.transfer(wallets[2], wallets[0], "1.00")
     statements.clear()
+    in_transaction.clear()
     # when
     data = await api.run(
         "query($ids: [ID!]!) { wallets(ids: $ids) { id balance }"
@@ -233,8 +270,10 @@ async def test_many_wallets_and_ledger_totals_in_one_snapshot(
         "totalBalance": "6.75",
         "totalResupplied": "6.75",
     }
-    # read in one transaction: a single BEGIN for the whole request
+    # read in one transaction: a single BEGIN for the whole request, and every statement in it
     assert sum(s.strip().upper().startswith("BEGIN") for s in statements) <= 1
+    assert len(in_transaction) >= 2
+    assert all(in_transaction)
 
 
 async def test_wallets_takes_at_most_100_ids(api: Api) -> None:

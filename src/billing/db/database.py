@@ -274,11 +274,23 @@ class Database:
             deadline = asyncio.get_running_loop().time() + self.read_timeout
         try:
             async with self.connection(deadline) as conn:
-                await conn.execution_options(
-                    isolation_level="REPEATABLE READ", postgresql_readonly=True
-                )
-                async with conn.begin():
+                # Begun on the driver, not by SQLAlchemy (which would begin only on its first
+                # statement): statements sent straight to the driver (billing.db.statements)
+                # run inside it too. SQLAlchemy, in autocommit mode, begins nothing of its own.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert driver is not None, "a pooled connection has its asyncpg connection"
+                snapshot = driver.transaction(isolation="repeatable_read", readonly=True)
+                await snapshot.start()
+                try:
                     yield conn
+                finally:
+                    try:
+                        await snapshot.rollback()  # read only: nothing to keep
+                    except BaseException as exc:
+                        await conn.invalidate()  # never back to the pool inside a transaction
+                        if not isinstance(exc, Exception):
+                            raise
         except Exception as exc:
             raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
 

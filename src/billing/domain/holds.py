@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
+from billing.db.statements import Statement
 from billing.domain import posting
 from billing.domain.access import SYSTEM, Actor
 from billing.domain.idempotency import lock_of
@@ -326,7 +327,7 @@ async def void_hold(
 
 async def _resolve_hold(
     db: Database,
-    statement: posting.Statement,
+    statement: Statement,
     *,
     req: posting.Request,
     hid: int,

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
+from billing.db.statements import Statement
 from billing.domain import idempotency, posting
 from billing.domain.access import Actor
 from billing.domain.metadata import clean_metadata
@@ -76,7 +77,7 @@ def request(
 
 
 async def _post_legs(
-    db: Database, statement: posting.Statement, req: posting.Request, kind: str, legs: Sequence[Leg]
+    db: Database, statement: Statement, req: posting.Request, kind: str, legs: Sequence[Leg]
 ) -> Posted:
     """Post legs given as parameters; the answer lists the wallets in the legs' order."""
     order = [leg.wallet_id for leg in legs]

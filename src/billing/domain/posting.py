@@ -32,20 +32,18 @@ caller needs to tell why nothing moved, or what it moved. CHECK constraints back
 
 from __future__ import annotations
 
-import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
-import asyncpg
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.db.database import Database
+from billing.db.statements import Record, Statement, fetch
 from billing.domain import idempotency
 from billing.domain.access import Actor
 from billing.domain.metadata import as_json
@@ -85,35 +83,6 @@ GIVEN_LEGS = """
 CREDITS = "(SELECT sum(delta) FROM checked WHERE delta > 0)"
 DEBITS = "(SELECT -sum(delta) FROM checked WHERE delta < 0)"
 HELD_CHANGE = "(SELECT abs(sum(hold_delta)) FROM checked)"
-
-
-class Record(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no type hints
-    """A row whose columns read as attributes too (``row.wallet_id``)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-_NAMED = re.compile(r"(?<![:\w]):(\w+)")
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A posting statement: its text with ``:name`` parameters, and as PostgreSQL takes it
-    (``$n``), sent straight to the driver as a prepared statement (see ``post``)."""
-
-    text: str
-    names: tuple[str, ...] = field(init=False)
-    sql: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        names = tuple(dict.fromkeys(_NAMED.findall(self.text)))
-        object.__setattr__(self, "names", names)
-        sql = _NAMED.sub(lambda m: f"${names.index(m.group(1)) + 1}", self.text)
-        object.__setattr__(self, "sql", sql)
 
 
 def statement(
@@ -346,8 +315,7 @@ async def post(
     request: Request,
     parameters: Mapping[str, object],
 ) -> Answer:
-    """Run one posting statement, on the driver itself: the statement is fixed, so nothing of
-    what SQLAlchemy does per call (compiling, caching, processing rows) is needed."""
+    """Run one posting statement, on the driver itself (see billing.db.statements)."""
     idem = request.key
     values = {
         "owner": request.actor.owner_filter,
@@ -361,22 +329,7 @@ async def post(
         "request_hash": None if idem is None else idem.request_hash,
         **parameters,
     }
-    arguments = [values[name] for name in posting.names]
-    sync = conn.sync_connection
-    assert sync is not None
-    if sync.dispatch.before_cursor_execute:  # whoever listens to the engine hears of it too
-        sync.dispatch.before_cursor_execute(sync, None, posting.sql, arguments, None, False)
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None, "a pooled connection has its asyncpg connection"
-    try:
-        found: list[Record] = await driver.fetch(posting.sql, *arguments, record_class=Record)
-    except asyncpg.PostgresError:
-        raise  # the server answered (a serialization failure, say): the connection is sound
-    except (Exception, asyncio.CancelledError):
-        # Interrupted mid-call, the driver may be left in any state; SQLAlchemy did not see
-        # the call, so it must be told not to take this connection back.
-        await conn.invalidate()
-        raise
+    found = await fetch(conn, posting, values)
     return Answer(head=found[0], rows=[r for r in found if r["wallet_id"] is not None])
 
 

@@ -5,48 +5,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.db.models import Client
+from billing.db.statements import Record, Statement, fetch
 from billing.domain.posting import WALLET_COLUMNS
 from billing.domain.records import ClientRecord, WalletRecord
+
+_OWNER = "(CAST(:owner AS bigint) IS NULL OR {column} = :owner)"
+_CLIENTS_BY_ID = Statement(
+    "SELECT c.id, c.login, c.name FROM clients AS c WHERE c.id = ANY(CAST(:ids AS bigint[]))"
+    f" AND {_OWNER.format(column='c.id')}"
+)
+_WALLETS_BY_ID = Statement(
+    f"SELECT {WALLET_COLUMNS} FROM wallets AS w WHERE w.id = ANY(CAST(:ids AS bigint[]))"
+    f" AND {_OWNER.format(column='w.client_id')}"
+)
+_WALLETS_BY_CLIENT = Statement(
+    f"SELECT {WALLET_COLUMNS} FROM wallets AS w"
+    " WHERE w.client_id = ANY(CAST(:ids AS bigint[]))"
+    f" AND {_OWNER.format(column='w.client_id')} ORDER BY w.id"
+)
 
 
 async def clients_by_id(
     conn: AsyncConnection, ids: Sequence[int], owner: int | None
 ) -> dict[int, ClientRecord]:
     """Clients by id; with ``owner`` set, only that client can be found."""
-    query = select(Client.id, Client.login, Client.name).where(Client.id.in_(ids))
-    if owner is not None:
-        query = query.where(Client.id == owner)
-    rows = await conn.execute(query)
+    rows = await fetch(conn, _CLIENTS_BY_ID, {"ids": list(ids), "owner": owner})
     return {r.id: ClientRecord(id=r.id, login=r.login, name=r.name) for r in rows}
 
 
-def _wallet(r: Row[Any]) -> WalletRecord:
+def _wallet(r: Record) -> WalletRecord:
     return WalletRecord(
         id=r.id, client_id=r.client_id, currency=r.currency, balance=r.balance, held=r.held
     )
-
-
-_WALLETS_BY_ID = text(
-    f"SELECT {WALLET_COLUMNS} FROM wallets AS w WHERE w.id = ANY(:ids)"
-    " AND (CAST(:owner AS bigint) IS NULL OR w.client_id = :owner)"
-)
-_WALLETS_BY_CLIENT = text(
-    f"SELECT {WALLET_COLUMNS} FROM wallets AS w WHERE w.client_id = ANY(:ids)"
-    " AND (CAST(:owner AS bigint) IS NULL OR w.client_id = :owner) ORDER BY w.id"
-)
 
 
 async def wallets_by_id(
     conn: AsyncConnection, ids: Sequence[int], owner: int | None
 ) -> dict[int, WalletRecord]:
     """Wallets by id; with ``owner`` set, only that client's wallets can be found."""
-    rows = await conn.execute(_WALLETS_BY_ID, {"ids": list(ids), "owner": owner})
+    rows = await fetch(conn, _WALLETS_BY_ID, {"ids": list(ids), "owner": owner})
     return {r.id: _wallet(r) for r in rows}
 
 
@@ -54,7 +55,7 @@ async def wallets_by_client(
     conn: AsyncConnection, client_ids: Sequence[int], owner: int | None
 ) -> dict[int, list[WalletRecord]]:
     """Each client's wallets; with ``owner`` set, other clients have none."""
-    rows = await conn.execute(_WALLETS_BY_CLIENT, {"ids": list(client_ids), "owner": owner})
+    rows = await fetch(conn, _WALLETS_BY_CLIENT, {"ids": list(client_ids), "owner": owner})
     found: dict[int, list[WalletRecord]] = {cid: [] for cid in client_ids}
     for r in rows:
         found[r.client_id].append(_wallet(r))

@@ -30,6 +30,11 @@ class Reader:
 
     All queries of a request see one consistent snapshot. Loaders may dispatch at the same
     time; a lock keeps them from using the connection concurrently.
+
+    ``one_statement``: the request's document reads one object with one statement (see
+    billing.graphql.documents), which then runs on its own, without BEGIN and COMMIT: a single
+    statement sees one snapshot by itself. (Were a second to follow, it would open a snapshot
+    of its own, later than the first.)
     """
 
     def __init__(self, db: Database) -> None:
@@ -37,9 +42,13 @@ class Reader:
         self._lock = asyncio.Lock()
         self._stack: contextlib.AsyncExitStack | None = None
         self._conn: AsyncConnection | None = None
+        self.one_statement = False
 
     async def run(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
         async with self._lock:
+            if self.one_statement:
+                self.one_statement = False
+                return await self._db.read_one(query)
             if self._conn is None:
                 # A fresh snapshot may land on a connection that died in an outage: then the
                 # snapshot is opened once more (nothing was read from it yet).

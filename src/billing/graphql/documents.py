@@ -16,9 +16,23 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
+
+# Queries of one object that one statement reads whole: the root field, and the fields of its
+# object that the statement's row answers (billing.domain.reads). A query asking for nothing
+# else needs no snapshot (see ``one_statement``).
+ONE_STATEMENT_READS: dict[str, frozenset[str]] = {
+    "wallet": frozenset({"__typename", "id", "currency", "balance", "held", "available"}),
+    "client": frozenset({"__typename", "id", "login", "name"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,16 +40,44 @@ class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]  # empty when the document is valid
 
-    def operation_type(self, name: str | None) -> OperationType | None:
-        """The type of the operation ``name`` selects (None: the document's only one); None
-        when it selects none."""
-        operations = [
-            d
-            for d in self.document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            and (name is None or (d.name is not None and d.name.value == name))
-        ]
-        return OperationType(operations[0].operation.value) if len(operations) == 1 else None
+    def operation(self, name: str | None) -> OperationDefinitionNode | None:
+        return selected(self.document, name)
+
+
+def selected(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation ``name`` selects (None: the document's only one), if exactly one."""
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (name is None or (d.name is not None and d.name.value == name))
+    ]
+    return operations[0] if len(operations) == 1 else None
+
+
+def operation_type(operation: OperationDefinitionNode) -> OperationType:
+    return OperationType(operation.operation.value)
+
+
+def one_statement(operation: OperationDefinitionNode) -> bool:
+    """Whether ``operation`` reads one object with one statement: a query of one root field of
+    ONE_STATEMENT_READS, without directives or fragments, asking only for fields its row
+    answers. (Then its one statement sees one snapshot by itself.)"""
+    if operation.operation.value != "query":
+        return False
+    roots = operation.selection_set.selections
+    if len(roots) != 1 or not isinstance(root := roots[0], FieldNode) or root.directives:
+        return False
+    answered = ONE_STATEMENT_READS.get(root.name.value)
+    if answered is None or root.selection_set is None:
+        return False
+    return all(
+        isinstance(field, FieldNode)
+        and field.name.value in answered
+        and not field.directives
+        and field.selection_set is None
+        for field in root.selection_set.selections
+    )
 
 
 class PreparedDocuments:

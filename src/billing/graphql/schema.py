@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from inspect import isawaitable
@@ -23,7 +23,13 @@ from strawberry.types.graphql import OperationType
 
 from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context
-from billing.graphql.documents import DocumentLimits, PreparedDocuments
+from billing.graphql.documents import (
+    DocumentLimits,
+    PreparedDocuments,
+    one_statement,
+    operation_type,
+    selected,
+)
 from billing.graphql.resolvers import Mutation, Query
 from billing.graphql.scalars import METADATA_SCALAR, MONEY_SCALAR, Metadata, Money
 from billing.graphql.subscriptions import Subscription
@@ -124,12 +130,22 @@ class ErrorPolicy:
 
 
 class OperationEnd(SchemaExtension):
-    """When an operation ends: the request's read snapshot is closed, errors go through the
-    error policy, and the request's record learns what ran (see billing.http.observability)."""
+    """When an operation runs, whether it reads with one statement (see ``one_statement``);
+    when it ends, the request's read snapshot is closed, errors go through the error policy,
+    and the request's record learns what ran (see billing.http.observability)."""
 
     def __init__(self, policy: ErrorPolicy) -> None:
         super().__init__()
         self.policy = policy
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        document = execution.graphql_document
+        chosen = selected(document, execution.operation_name) if document else None
+        if chosen is not None and isinstance(context, Context):
+            context.reader.one_statement = one_statement(chosen)
+        yield
 
     async def on_operation(self) -> AsyncIterator[None]:
         execution = self.execution_context
@@ -182,9 +198,11 @@ class BillingSchema(strawberry.Schema):
         (a new or invalid document, an operation that is not there or not allowed) takes
         Strawberry's full path, which gives the same answers and its own refusals."""
         prepared = self.documents.get(query) if query else None
-        operation = prepared.operation_type(operation_name) if prepared else None
+        chosen = prepared.operation(operation_name) if prepared else None
+        operation = operation_type(chosen) if chosen else None
         if (
             prepared is None
+            or chosen is None
             or prepared.errors
             or operation is None
             or operation is OperationType.SUBSCRIPTION
@@ -201,6 +219,7 @@ class BillingSchema(strawberry.Schema):
                 allowed_operation_types,
                 operation_extensions,
             )
+        context_value.reader.one_statement = one_statement(chosen)
         try:
             done = execute(
                 self._schema,
