@@ -6,7 +6,7 @@
 Starts an embedded PostgreSQL in a temporary directory (deleted afterwards), or uses
 BILLING_DATABASE_URL (a database you can spare), seeds funded wallets, builds the app with
 ``create_app`` and sends it GraphQL requests straight through ASGI, 32 at a time (``--clients``):
-no HTTP server, no sockets, no load generator in the process. The CPU time of this process
+no HTTP server, no sockets, no load generator in the process (on uvloop, as the server). The CPU time of this process
 (``time.process_time``) over the measured requests, divided by their number, is what the app's
 code costs per request: ASGI layers, GraphQL, the domain, the driver. PostgreSQL runs in its own
 processes and is not counted. uvicorn's HTTP parsing is not included either (bench/throughput.py
@@ -36,9 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -60,6 +60,7 @@ HOLD = (
 CAPTURE = "mutation($i: CaptureHoldInput!) { captureHold(input: $i) { __typename } }"
 REFUND = "mutation($i: RefundInput!) { refund(input: $i) { __typename } }"
 
+T = TypeVar("T")
 Send = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -276,6 +277,15 @@ async def measure(url: str, options: argparse.Namespace) -> list[tuple[str, list
         await stop()
 
 
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop, as the server does (uvicorn picks it when installed)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def git_state() -> str:
     import billing
 
@@ -314,7 +324,7 @@ def main() -> None:
         atexit.register(shutil.rmtree, data, True)
         url = start_embedded(data, cleanup_mode="delete").url()
     print(f"Measuring {git_state()} ...", file=sys.stderr, flush=True)
-    results = asyncio.run(measure(url, options))
+    results = run(measure(url, options))
     print(f"\nCPU per request, {options.clients} in flight, median of {options.rounds} rounds")
     print(f"of {options.requests} requests ({git_state()}):\n")
     print("| scenario | µs per request | rounds (min-max) |")

@@ -103,7 +103,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else:
             app.state.schema_ready.set()
         try:
-            app.state.db = Database.configured(engine, settings, on_retry=observe_retry)
+            app.state.db = Database.configured(
+                engine,
+                settings,
+                on_retry=observe_retry,
+                on_in_use=metrics.in_use,
+                keep_connections=True,
+            )
             app.state.default_currency = settings.default_currency
             await _start_events(app, settings, engine)
             yield
@@ -113,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrating
             await _stop_events(app)
+            if db := getattr(app.state, "db", None):
+                await db.close()
             await engine.dispose()
             log.info("database connections closed")
 

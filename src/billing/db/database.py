@@ -14,6 +14,7 @@ outcome of a fault is classified by what the server told us and when it happened
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from billing.config import Settings
+from billing.db.engine import has_unread_input
 from billing.db.faults import (
     CutOff,
     Fault,
@@ -55,6 +57,10 @@ def _since_arrival(seconds: float) -> float:
 
 
 def _no_hook(sqlstate: str | None) -> None:
+    return None
+
+
+def _no_count(count: int) -> None:
     return None
 
 
@@ -105,7 +111,14 @@ class Database:
     # Called before a transaction runs again, with the SQLSTATE of the fault (None: the
     # connection broke). The app counts retries in its metrics and request logs here.
     on_retry: Callable[[str | None], None] = _no_hook
+    # Called with the number of connections in use whenever it changes (the app's metrics).
+    on_in_use: Callable[[int], None] = _no_count
+    # Keep connections between uses (see ``connection``); whoever sets this calls ``close``
+    # before disposing of the engine.
+    keep_connections: bool = False
     _free: asyncio.Semaphore = field(init=False, repr=False)
+    _idle: list[AsyncConnection] = field(init=False, repr=False, default_factory=list)
+    _in_use: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         # Requests wait for a connection here, first come first served, not in the pool: there a
@@ -121,6 +134,9 @@ class Database:
         engine: AsyncEngine,
         settings: Settings,
         on_retry: Callable[[str | None], None] = _no_hook,
+        *,
+        on_in_use: Callable[[int], None] = _no_count,
+        keep_connections: bool = False,
     ) -> Database:
         """The database as ``settings`` bound its calls."""
         policy = RetryPolicy(
@@ -136,17 +152,28 @@ class Database:
             connections=settings.pool_size + settings.pool_max_overflow,
             pool_timeout=settings.pool_timeout,
             on_retry=on_retry,
+            on_in_use=on_in_use,
+            keep_connections=keep_connections,
         )
 
     @asynccontextmanager
     async def connection(self, deadline: float) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection, and the end of its use at ``deadline`` (the event loop's clock).
+        """A connection (in autocommit mode), and the end of its use at ``deadline`` (the event
+        loop's clock).
 
         Waiting for a free one ends after ``pool_timeout`` (NoFreeConnection: the service is
         busy); taking it (or connecting) ends at the deadline (TimeoutError). At the deadline the
         connection is cut off: its socket is closed at once, without the goodbye that a network
         that stopped answering would make wait. The statement in flight then fails at once, and
-        the pool discards the connection instead of taking it back.
+        the connection is discarded instead of kept.
+
+        With ``keep_connections``, connections are kept between uses (``_idle``), taken from
+        the engine's pool once and given back only by ``close``: checking one out of
+        SQLAlchemy's pool and in again, and setting its isolation level each time, cost a
+        request some 100 microseconds. What the
+        pool would do is done here: a kept connection that the server closed or wrote to while
+        idle is replaced before use (see billing.db.engine), one that failed is discarded, and
+        when one is found dead the others kept are discarded too (an outage kills them all).
         """
         loop = asyncio.get_running_loop()
         try:
@@ -155,8 +182,9 @@ class Database:
         except TimeoutError:
             raise NoFreeConnection() from None
         try:
-            async with asyncio.timeout_at(deadline):
-                conn = await self.engine.connect().start()
+            conn = await self._take(deadline)
+            self._in_use += 1
+            self.on_in_use(self._in_use)
             driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             assert driver is not None, "a pooled connection has its asyncpg connection"
             cut = False
@@ -167,19 +195,73 @@ class Database:
                 driver.terminate()
 
             cutoff = loop.call_at(deadline, cut_off)
+            sound = False
             try:
                 yield conn
+                sound = True
             except Exception as exc:
                 # The driver, its socket closed under it mid-call, may fail in ways of its own
                 # (an AttributeError while it prepares a statement): all mean "cut off".
                 if cut and classify(exc) is None:
                     raise CutOff() from exc
+                if classify(exc) is Fault.UNAVAILABLE:
+                    await self._discard_idle()
+                # The server answered (a refusal, a serialization failure), or the work refused
+                # after its statement: the connection is as sound as before.
+                sound = sqlstate_of(exc) is not None or classify(exc) is None
                 raise
             finally:
-                await conn.close()
                 cutoff.cancel()
+                if sound and conn.in_transaction():
+                    # SQLAlchemy's own record of a transaction it began (in autocommit mode,
+                    # on its first statement: nothing on the server): ended before the next use.
+                    try:
+                        await conn.rollback()
+                    except Exception:
+                        sound = False
+                if (
+                    self.keep_connections
+                    and sound
+                    and not cut
+                    and not conn.invalidated
+                    and not driver.is_closed()
+                    and not driver.is_in_transaction()
+                ):
+                    self._idle.append(conn)
+                else:
+                    await _close(conn)
+                self._in_use -= 1
+                self.on_in_use(self._in_use)
         finally:
             self._free.release()
+
+    async def _take(self, deadline: float) -> AsyncConnection:
+        """A kept connection that still looks sound, else a new one from the engine."""
+        while self._idle:
+            conn = self._idle.pop()
+            driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+            assert driver is not None, "a pooled connection has its asyncpg connection"
+            if not (driver.is_closed() or has_unread_input(driver)):
+                return conn
+            await self._discard_idle()  # the server went away: so did the others
+            await _close(conn)
+        async with asyncio.timeout_at(deadline):
+            conn = await self.engine.connect().start()
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        except BaseException:
+            await _close(conn)
+            raise
+        return conn
+
+    async def _discard_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await _close(conn)
+
+    async def close(self) -> None:
+        """Give the kept connections back to the engine (before it is disposed of)."""
+        await self._discard_idle()
 
     async def write(
         self,
@@ -225,17 +307,14 @@ class Database:
             committing = False
             gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
             try:
-                async with self.connection(deadline) as conn:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    async with advisory_locks(conn, gated):
-                        if one:
-                            committing = True  # the statement commits as it completes
-                            return await work(conn)
-                        await conn.execution_options(isolation_level="SERIALIZABLE")
-                        async with conn.begin():
-                            result = await work(conn)
-                            committing = True
-                        return result
+                async with self.connection(deadline) as conn, advisory_locks(conn, gated):
+                    if one:
+                        committing = True  # the statement commits as it completes
+                        return await work(conn)
+                    async with _serializable(conn):
+                        result = await work(conn)
+                        committing = True
+                    return result
             except Exception as exc:
                 # Out of time (the connection cut off, or none taken in time) is a fault like
                 # any lost connection, and no retry fits before the deadline.
@@ -273,24 +352,8 @@ class Database:
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + self.read_timeout
         try:
-            async with self.connection(deadline) as conn:
-                # Begun on the driver, not by SQLAlchemy (which would begin only on its first
-                # statement): statements sent straight to the driver (billing.db.statements)
-                # run inside it too. SQLAlchemy, in autocommit mode, begins nothing of its own.
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert driver is not None, "a pooled connection has its asyncpg connection"
-                snapshot = driver.transaction(isolation="repeatable_read", readonly=True)
-                await snapshot.start()
-                try:
-                    yield conn
-                finally:
-                    try:
-                        await snapshot.rollback()  # read only: nothing to keep
-                    except BaseException as exc:
-                        await conn.invalidate()  # never back to the pool inside a transaction
-                        if not isinstance(exc, Exception):
-                            raise
+            async with self.connection(deadline) as conn, _snapshot(conn):
+                yield conn
         except Exception as exc:
             raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
 
@@ -300,7 +363,6 @@ class Database:
 
         async def once(deadline: float) -> T:
             async with self.connection(deadline) as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return await query(conn)
 
         return await self.again_if_stale(once)
@@ -333,3 +395,56 @@ class Database:
         self.counters.unavailable += 1
         failure.__cause__ = exc
         return failure
+
+
+@asynccontextmanager
+async def _snapshot(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A read-only REPEATABLE READ transaction, begun on the driver: connections are in
+    autocommit mode, where SQLAlchemy begins nothing of its own, so statements sent through
+    SQLAlchemy and straight to the driver (billing.db.statements) all run inside it."""
+    async with _transaction(conn, isolation="repeatable_read", readonly=True, keep=False):
+        yield
+
+
+@asynccontextmanager
+async def _serializable(conn: AsyncConnection) -> AsyncIterator[None]:
+    """A SERIALIZABLE transaction, begun on the driver (as ``_snapshot``), committed at the
+    end of the block or rolled back if it raises."""
+    async with _transaction(conn, isolation="serializable", readonly=False, keep=True):
+        yield
+
+
+@asynccontextmanager
+async def _transaction(
+    conn: AsyncConnection, *, isolation: str, readonly: bool, keep: bool
+) -> AsyncIterator[None]:
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection has its asyncpg connection"
+    transaction = driver.transaction(isolation=isolation, readonly=readonly)
+    await transaction.start()
+    try:
+        yield
+    except BaseException:
+        await _end(conn, transaction.rollback)
+        raise
+    if keep:
+        await transaction.commit()  # a failure here is the caller's (the outcome is unknown)
+    else:
+        await _end(conn, transaction.rollback)
+
+
+async def _end(conn: AsyncConnection, end: Callable[[], Awaitable[None]]) -> None:
+    """End a transaction whose outcome no longer matters; a connection where that fails is
+    discarded (never kept inside a transaction)."""
+    try:
+        await end()
+    except BaseException as exc:
+        await conn.invalidate()
+        if not isinstance(exc, Exception):
+            raise
+
+
+async def _close(conn: AsyncConnection) -> None:
+    """Give a connection back to the engine's pool (which drops it if it was invalidated)."""
+    with contextlib.suppress(Exception):
+        await conn.close()

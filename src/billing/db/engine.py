@@ -113,11 +113,11 @@ def drop_dead_peers(driver: Any, timeout: int) -> None:
 
 def _replace_if_not_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     driver = dbapi_connection.driver_connection  # the asyncpg connection
-    if driver.is_closed() or _has_unread_input(driver):
+    if driver.is_closed() or has_unread_input(driver):
         raise DisconnectionError("the server closed this idle connection or wrote to it")
 
 
-def _has_unread_input(driver: Any) -> bool:
+def has_unread_input(driver: Any) -> bool:
     """Whether the connection's socket has bytes (or end of file) waiting: poll, no I/O."""
     sock = getattr(driver, "_transport", None)
     sock = sock.get_extra_info("socket") if sock is not None else None

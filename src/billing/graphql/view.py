@@ -322,8 +322,9 @@ class BillingGraphQL(GraphQL[Context, None]):
             return None
         return query, variables, operation_name, authorization
 
-    def encode_json(self, data: object) -> bytes:
-        return encode_json(data)
+    def encode_json(self, data: object) -> str:
+        # Text: WebSocket messages are sent as text frames (bytes would go as binary ones).
+        return encode_json(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so

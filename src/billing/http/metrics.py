@@ -27,7 +27,6 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.exposition import choose_encoder
-from sqlalchemy import event
 from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -148,28 +147,16 @@ class Metrics:
         self.retries.labels(RETRY_REASONS.get(sqlstate or "", "connection")).inc()
 
     def watch_pool(self, engine: AsyncEngine, max_overflow: int) -> None:
-        """Keep the pool gauges current as connections are checked out and in."""
-        sync_engine = engine.sync_engine
-        pool = sync_engine.pool
+        """The pool's configured size; connections in use come from ``in_use``."""
+        pool = engine.sync_engine.pool
         if not isinstance(pool, QueuePool):  # pragma: no cover - the engine always queues
             return
         self.pool_size.set(pool.size())
         self.pool_max_overflow.set(max_overflow)
-        checked_out = self.pool_checked_out
 
-        def on_checkout(*_: object) -> None:
-            current = sync_engine.pool
-            if isinstance(current, QueuePool):
-                checked_out.set(current.checkedout())
-
-        def on_checkin(*_: object) -> None:
-            # Called just before the connection goes back: it still counts as checked out.
-            current = sync_engine.pool
-            if isinstance(current, QueuePool):
-                checked_out.set(max(current.checkedout() - 1, 0))
-
-        event.listen(sync_engine, "checkout", on_checkout)
-        event.listen(sync_engine, "checkin", on_checkin)
+    def in_use(self, connections: int) -> None:
+        """Requests hold this many database connections now (``Database.on_in_use``)."""
+        self.pool_checked_out.set(connections)
 
     # -- exposition ------------------------------------------------------------------------
 
