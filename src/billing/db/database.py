@@ -418,7 +418,7 @@ async def _serializable(conn: AsyncConnection) -> AsyncIterator[None]:
 async def _transaction(
     conn: AsyncConnection, *, isolation: str, readonly: bool, keep: bool
 ) -> AsyncIterator[None]:
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
     assert driver is not None, "a pooled connection has its asyncpg connection"
     transaction = driver.transaction(isolation=isolation, readonly=readonly)
     await transaction.start()

@@ -57,7 +57,7 @@ async def fetch(
     assert sync is not None
     if sync.dispatch.before_cursor_execute:  # whoever listens to the engine hears of it too
         sync.dispatch.before_cursor_execute(sync, None, statement.sql, arguments, None, False)
-    driver = (await conn.get_raw_connection()).driver_connection
+    driver = sync.connection.driver_connection  # checked out already: no round trip
     assert driver is not None, "a pooled connection has its asyncpg connection"
     try:
         rows: list[Record] = await driver.fetch(statement.sql, *arguments, record_class=Record)
