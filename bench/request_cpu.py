@@ -5,20 +5,22 @@
 
 Starts an embedded PostgreSQL in a temporary directory (deleted afterwards), or uses
 BILLING_DATABASE_URL (a database you can spare), seeds funded wallets, builds the app with
-``create_app`` and sends it GraphQL requests straight through ASGI, 32 at a time (``--clients``):
-no HTTP server, no sockets, no load generator in the process (on uvloop, as the server). The CPU time of this process
-(``time.process_time``) over the measured requests, divided by their number, is what the app's
-code costs per request: ASGI layers, GraphQL, the domain, the driver. PostgreSQL runs in its own
-processes and is not counted. uvicorn's HTTP parsing is not included either (bench/throughput.py
-measures the whole server, with more noise).
+``create_app`` and sends it GraphQL requests straight through ASGI, 32 at a time
+(``--clients``), on uvloop as the server does: no HTTP server, no sockets, no load generator in
+the process. The CPU time of this process (``time.process_time``) over the measured requests,
+divided by their number, is what the app's code costs per request: ASGI layers, GraphQL, the
+domain, the driver. PostgreSQL runs in its own processes and is not counted; nor is uvicorn's
+HTTP parsing (bench/throughput.py measures the whole server, with more noise).
 
 Each scenario warms up first (documents parsed, statements prepared, pools filled), then runs
 ``--rounds`` rounds of ``--requests`` requests; the table shows the median round, and the
 spread (min-max). Scenarios of two requests (hold + capture, transfer + refund) count each
 request. Every answer is checked: a request that does not succeed fails the run.
 
-To compare with another version of the code, run this script from a worktree of it (its
-``src`` first on PYTHONPATH): the numbers are comparable on the same machine, minutes apart.
+To compare with another version of the code, run this script with that version's ``src``
+first on PYTHONPATH (a worktree of it) and ``--json before.json``, then with this one and
+``--before before.json --chart cpu.png``: a bar chart of both, scenario by scenario (matplotlib,
+from the bench extra). The numbers are comparable on the same machine, minutes apart.
 """
 
 from __future__ import annotations
@@ -312,6 +314,8 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=500, help="requests before measuring")
     parser.add_argument("--wallets", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--before", type=Path, help="results (--json) of the version before")
+    parser.add_argument("--chart", type=Path, help="draw both, before and now, as a PNG here")
     options = parser.parse_args()
     options.scenarios = options.scenarios.split(",")
     if unknown := set(options.scenarios) - set(SCENARIOS):
@@ -334,9 +338,46 @@ def main() -> None:
             f"| {name} | {statistics.median(rounds) * 1e6:.0f} |"
             f" {min(rounds) * 1e6:.0f}-{max(rounds) * 1e6:.0f} |"
         )
+    medians = {name: statistics.median(rounds) for name, rounds in results}
+    now: dict[str, Any] = {"source": git_state(), "seconds": medians}
     if options.json:
-        rows = {name: statistics.median(rounds) for name, rounds in results}
-        options.json.write_text(json.dumps({"source": git_state(), "seconds": rows}, indent=1))
+        options.json.write_text(json.dumps(now, indent=1))
+    if options.before:
+        before = json.loads(options.before.read_text())
+        print(f"\nBefore ({before['source']}), µs per request:\n")
+        print("| scenario | before | now | now / before |")
+        print("|---|---:|---:|---:|")
+        for name, seconds in medians.items():
+            then = before["seconds"].get(name)
+            if then:
+                print(f"| {name} | {then * 1e6:.0f} | {seconds * 1e6:.0f} | {seconds / then:.2f} |")
+        if options.chart:
+            chart(options.chart, before, now, options.clients)
+
+
+def chart(path: Path, before: dict[str, Any], now: dict[str, Any], clients: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in now["seconds"] if n in before["seconds"]]
+    xs = range(len(names))
+    width = 0.38
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    then = [before["seconds"][n] * 1e6 for n in names]
+    after = [now["seconds"][n] * 1e6 for n in names]
+    ax.bar([x - width / 2 for x in xs], then, width, label="before", color="#b0b7c3")
+    ax.bar([x + width / 2 for x in xs], after, width, label="after", color="#2f6fdf")
+    for x, value in zip(xs, after, strict=True):
+        ax.annotate(f"{value:.0f}", (x + width / 2, value), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), names, rotation=15)
+    ax.set_ylabel("µs of API CPU per request")
+    ax.set_title(f"CPU per request, in-process, {clients} in flight (bench/request_cpu.py)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ def _no_count(count: int) -> None:
     return None
 
 
+# Seconds a kept connection may go unused before it is given back to the engine's pool.
+KEEP_IDLE = 1.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 10
@@ -117,7 +121,10 @@ class Database:
     # before disposing of the engine.
     keep_connections: bool = False
     _free: asyncio.Semaphore = field(init=False, repr=False)
-    _idle: list[AsyncConnection] = field(init=False, repr=False, default_factory=list)
+    # Kept connections not in use, each with when it was last given back (oldest first).
+    _idle: list[tuple[AsyncConnection, float]] = field(init=False, repr=False, default_factory=list)
+    _trimming: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
+    _closing: set[asyncio.Task[None]] = field(init=False, repr=False, default_factory=set)
     _in_use: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
@@ -168,7 +175,8 @@ class Database:
         the connection is discarded instead of kept.
 
         With ``keep_connections``, connections are kept between uses (``_idle``), taken from
-        the engine's pool once and given back only by ``close``: checking one out of
+        the engine's pool once and given back after ``KEEP_IDLE`` seconds unused (others use
+        the engine too: the audit, migrations), or by ``close``: checking one out of
         SQLAlchemy's pool and in again, and setting its isolation level each time, cost a
         request some 100 microseconds. What the
         pool would do is done here: a kept connection that the server closed or wrote to while
@@ -227,7 +235,7 @@ class Database:
                     and not driver.is_closed()
                     and not driver.is_in_transaction()
                 ):
-                    self._idle.append(conn)
+                    self._keep(conn)
                 else:
                     await _close(conn)
                 self._in_use -= 1
@@ -238,7 +246,7 @@ class Database:
     async def _take(self, deadline: float) -> AsyncConnection:
         """A kept connection that still looks sound, else a new one from the engine."""
         while self._idle:
-            conn = self._idle.pop()
+            conn, _ = self._idle.pop()  # the one used last: the oldest go back to the pool
             driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
             assert driver is not None, "a pooled connection has its asyncpg connection"
             if not (driver.is_closed() or has_unread_input(driver)):
@@ -254,14 +262,38 @@ class Database:
             raise
         return conn
 
+    def _keep(self, conn: AsyncConnection) -> None:
+        loop = asyncio.get_running_loop()
+        self._idle.append((conn, loop.time()))
+        if self._trimming is None:
+            self._trimming = loop.call_later(KEEP_IDLE, self._trim)
+
+    def _trim(self) -> None:
+        """Give back to the engine's pool the connections unused for ``KEEP_IDLE`` seconds."""
+        loop = asyncio.get_running_loop()
+        self._trimming = None
+        since = loop.time() - KEEP_IDLE
+        stale = [conn for conn, used in self._idle if used <= since]
+        self._idle = self._idle[len(stale) :]
+        if stale:
+            task = loop.create_task(_close_all(stale))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        if self._idle:
+            self._trimming = loop.call_later(KEEP_IDLE, self._trim)
+
     async def _discard_idle(self) -> None:
         idle, self._idle = self._idle, []
-        for conn in idle:
-            await _close(conn)
+        await _close_all([conn for conn, _ in idle])
 
     async def close(self) -> None:
         """Give the kept connections back to the engine (before it is disposed of)."""
+        if self._trimming is not None:
+            self._trimming.cancel()
+            self._trimming = None
         await self._discard_idle()
+        if self._closing:
+            await asyncio.gather(*self._closing)
 
     async def write(
         self,
@@ -442,6 +474,11 @@ async def _end(conn: AsyncConnection, end: Callable[[], Awaitable[None]]) -> Non
         await conn.invalidate()
         if not isinstance(exc, Exception):
             raise
+
+
+async def _close_all(connections: list[AsyncConnection]) -> None:
+    for conn in connections:
+        await _close(conn)
 
 
 async def _close(conn: AsyncConnection) -> None:

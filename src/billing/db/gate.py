@@ -13,9 +13,9 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.db.statements import Statement, fetch
 from billing.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -95,40 +95,37 @@ class HotWallets:
 async def advisory_locks(conn: AsyncConnection, keys: list[int]) -> AsyncIterator[None]:
     """Session advisory locks on ``keys`` (in the order given) around the block.
 
-    ``conn`` is in autocommit mode: the locks are taken before any transaction starts.
+    ``conn`` is in autocommit mode: the locks are taken before any transaction starts. Both
+    statements go straight to the driver (billing.db.statements).
     """
     if not keys:
         yield
         return
     try:
-        # One round trip. A volatile function in the select list is evaluated after ORDER BY,
-        # so the locks are taken in the order given (ascending: no deadlock cycles).
-        await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
-        await conn.commit()
+        await fetch(conn, _LOCK_IN_ORDER, {"keys": keys})
         yield
     finally:
         # Also when only some of the locks were taken (say, a timeout on the second).
         await _release(conn)
 
 
-_LOCK_IN_ORDER = text(
+# One round trip. A volatile function in the select list is evaluated after ORDER BY, so the
+# locks are taken in the order given (ascending: no deadlock cycles).
+_LOCK_IN_ORDER = Statement(
     "SELECT pg_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
     " ORDER BY n"
 )
+_UNLOCK_ALL = Statement("SELECT pg_advisory_unlock_all()")
 
 
 async def _release(conn: AsyncConnection) -> None:
     if conn.invalidated:
         return  # its session is gone, and its locks with it (using it would connect anew)
     try:
-        if conn.in_transaction():
-            await conn.rollback()
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("SELECT pg_advisory_unlock_all()"))
-        await conn.commit()
+        await fetch(conn, _UNLOCK_ALL, {})
     except Exception:
-        # The session may be gone (its locks with it). If not, closing it is the only way to be
-        # sure no lock outlives this request.
+        # The session may be gone (its locks with it), or inside a transaction that failed. If
+        # not, closing it is the only way to be sure no lock outlives this request.
         log.debug("could not release wallet locks; discarding the connection", exc_info=True)
         with contextlib.suppress(Exception):
             await conn.invalidate()
