@@ -139,6 +139,13 @@ async def transfer_refund(send: Send, w: Wallets) -> int:
     return 2
 
 
+async def typename(send: Send, w: Wallets) -> int:
+    answer = await send("{ __typename }", {})
+    if answer.get("data") != {"__typename": "Query"}:
+        raise SystemExit(f"__typename: {json.dumps(answer)[:400]}")
+    return 1
+
+
 SCENARIOS: dict[str, Callable[[Send, Wallets], Awaitable[int]]] = {
     "transfer": transfer,
     "read": read,
@@ -147,6 +154,8 @@ SCENARIOS: dict[str, Callable[[Send, Wallets], Awaitable[int]]] = {
     "split": split,
     "hold-capture": hold_capture,
     "transfer-refund": transfer_refund,
+    # No database: what the layers around every request cost (gateway, token, GraphQL, log).
+    "typename": typename,
 }
 
 

@@ -174,10 +174,11 @@ async def test_client_tokens_need_an_existing_client(app: Starlette, api: Api) -
 
 
 async def test_a_token_check_on_a_saturated_pool_is_503_not_500(settings: Settings) -> None:
-    # given: a service with one pooled connection, which something else holds
+    # given: a service with one connection, which another request holds
     async with custom_api(settings, pool_size=1, pool_timeout=0.3) as (application, _):
         secret = await new_token(application)
-        async with application.state.db.engine.connect(), api_for(application, secret) as api:
+        deadline = asyncio.get_running_loop().time() + 5
+        async with application.state.db.connection(deadline), api_for(application, secret) as api:
             # when: a request whose token must be looked up
             response = await api.post(QUERY)
     # then: the service is busy, and says so as it does for every whole-request refusal

@@ -1,6 +1,6 @@
 """The one ASGI layer every request passes, in front of the routes.
 
-It does, once per request and in this order, what used to take a middleware each:
+It does, once per request and in this order:
 
 * the request id: the caller's ``X-Request-ID`` when well-formed, else a new one; sent back
   with the response, in ``scope["state"]["request_id"]`` for everything after (WebSockets get
@@ -23,12 +23,16 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billing.db.database import request_arrived
 from billing.http.observability import STATUS_CLIENT_GONE, RequestRecord, finished, recording
 from billing.http.responses import ErrorResponder, graphql_errors
+
+if TYPE_CHECKING:  # prometheus_client is imported late (see billing.http.observability)
+    from billing.http.metrics import Metrics
 
 log = logging.getLogger("billing.errors")
 
@@ -53,7 +57,7 @@ class Gateway:
         app: ASGIApp,
         *,
         max_bytes: int,
-        metrics: object | None = None,
+        metrics: Metrics | None = None,
         error_for: Callable[[Scope], ErrorResponder] = graphql_errors,
         direct: Mapping[str, Direct] | None = None,
     ) -> None:
@@ -74,7 +78,7 @@ class Gateway:
         request_id = request_id_of(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
-        record = RequestRecord(self.metrics)  # type: ignore[arg-type]
+        record = RequestRecord(self.metrics)
         status = 0
 
         async def send_with_id(message: Message) -> None:
@@ -88,8 +92,16 @@ class Gateway:
         arrival = request_arrived.set(asyncio.get_running_loop().time())
         try:
             with recording(record):
-                await self._serve(scope, receive, send_with_id, request_id)
-        except BaseException:  # cancelled too (a shutdown cut it short): the server sends 500
+                await self._serve(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unexpected error answering %s (request %s)", scope["path"], request_id)
+            if status:
+                raise  # the answer has begun: the server ends the connection
+            failed = self.error_for(scope)(
+                500, "INTERNAL_ERROR", f"Internal error. Request id: {request_id}"
+            )
+            await failed(scope, receive, send_with_id)
+        except BaseException:  # cancelled (a shutdown cut it short): the server sends 500
             status = status or 500
             raise
         finally:
@@ -97,7 +109,7 @@ class Gateway:
             seconds = time.perf_counter() - started
             finished(scope, record, status or STATUS_CLIENT_GONE, seconds)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             body = await self._body(scope, receive)
         except _TooLarge:
@@ -108,35 +120,19 @@ class Gateway:
             return
         if body is None:  # the client went away
             return
-        started = False
+        handler = self.direct.get(scope["path"])
+        if handler is not None and await handler(scope, body, send):
+            return
+        delivered = False
 
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            handler = self.direct.get(scope["path"])
-            if handler is not None and await handler(scope, body, send_tracked):
-                return
-            delivered = False
-
-            async def replay() -> Message:
-                nonlocal delivered
-                if delivered:
-                    return await receive()
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send_tracked)
-        except Exception:
-            log.exception("unexpected error answering %s (request %s)", scope["path"], request_id)
-            if started:
-                raise
-            failed = self.error_for(scope)(
-                500, "INTERNAL_ERROR", f"Internal error. Request id: {request_id}"
-            )
-            await failed(scope, receive, send)
+        await self.app(scope, replay, send)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole body; None if the client went away first. Over the limit (as declared, or
