@@ -23,6 +23,7 @@ from strawberry.types.graphql import OperationType
 
 from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context
+from billing.graphql.conversion import plan_inputs
 from billing.graphql.documents import (
     DocumentLimits,
     PreparedDocuments,
@@ -276,6 +277,7 @@ def build_schema(limits: Limits = Limits()) -> BillingSchema:
     )
     schema.documents = documents
     schema.policy = policy
+    plan_inputs(schema)
     return schema
 
 
