@@ -38,6 +38,7 @@ from billing.db.faults import (
     unreachable,
 )
 from billing.db.gate import HotWallets, KeyedLocks, advisory_locks
+from billing.db.statements import driver_of
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
 log = logging.getLogger(__name__)
@@ -178,10 +179,10 @@ class Database:
         the engine's pool once and given back after ``KEEP_IDLE`` seconds unused (others use
         the engine too: the audit, migrations), or by ``close``: checking one out of
         SQLAlchemy's pool and in again, and setting its isolation level each time, cost a
-        request some 100 microseconds. What the
-        pool would do is done here: a kept connection that the server closed or wrote to while
-        idle is replaced before use (see billing.db.engine), one that failed is discarded, and
-        when one is found dead the others kept are discarded too (an outage kills them all).
+        request some 100 microseconds. What the pool would do is done here: a kept connection
+        that the server closed or wrote to while idle is replaced before use (see
+        billing.db.engine), one that failed is discarded, and when one is found dead the others
+        kept are discarded too (an outage kills them all).
         """
         loop = asyncio.get_running_loop()
         try:
@@ -193,8 +194,7 @@ class Database:
             conn = await self._take(deadline)
             self._in_use += 1
             self.on_in_use(self._in_use)
-            driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-            assert driver is not None, "a pooled connection has its asyncpg connection"
+            driver = driver_of(conn)
             cut = False
 
             def cut_off() -> None:
@@ -208,15 +208,16 @@ class Database:
                 yield conn
                 sound = True
             except Exception as exc:
+                fault = classify(exc)
                 # The driver, its socket closed under it mid-call, may fail in ways of its own
                 # (an AttributeError while it prepares a statement): all mean "cut off".
-                if cut and classify(exc) is None:
+                if cut and fault is None:
                     raise CutOff() from exc
-                if classify(exc) is Fault.UNAVAILABLE:
+                if fault is Fault.UNAVAILABLE:
                     await self._discard_idle()
                 # The server answered (a refusal, a serialization failure), or the work refused
                 # after its statement: the connection is as sound as before.
-                sound = sqlstate_of(exc) is not None or classify(exc) is None
+                sound = fault is None or sqlstate_of(exc) is not None
                 raise
             finally:
                 cutoff.cancel()
@@ -247,8 +248,7 @@ class Database:
         """A kept connection that still looks sound, else a new one from the engine."""
         while self._idle:
             conn, _ = self._idle.pop()  # the one used last: the oldest go back to the pool
-            driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-            assert driver is not None, "a pooled connection has its asyncpg connection"
+            driver = driver_of(conn)
             if not (driver.is_closed() or has_unread_input(driver)):
                 return conn
             await self._discard_idle()  # the server went away: so did the others
@@ -343,7 +343,7 @@ class Database:
                     if one:
                         committing = True  # the statement commits as it completes
                         return await work(conn)
-                    async with _serializable(conn):
+                    async with _transaction(conn, "serializable"):
                         result = await work(conn)
                         committing = True
                     return result
@@ -384,7 +384,10 @@ class Database:
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + self.read_timeout
         try:
-            async with self.connection(deadline) as conn, _snapshot(conn):
+            async with (
+                self.connection(deadline) as conn,
+                _transaction(conn, "repeatable_read", readonly=True),
+            ):
                 yield conn
         except Exception as exc:
             raise self._failed_read(exc)  # noqa: B904 - the cause is set by _failed_read
@@ -430,39 +433,24 @@ class Database:
 
 
 @asynccontextmanager
-async def _snapshot(conn: AsyncConnection) -> AsyncIterator[None]:
-    """A read-only REPEATABLE READ transaction, begun on the driver: connections are in
-    autocommit mode, where SQLAlchemy begins nothing of its own, so statements sent through
-    SQLAlchemy and straight to the driver (billing.db.statements) all run inside it."""
-    async with _transaction(conn, isolation="repeatable_read", readonly=True, keep=False):
-        yield
-
-
-@asynccontextmanager
-async def _serializable(conn: AsyncConnection) -> AsyncIterator[None]:
-    """A SERIALIZABLE transaction, begun on the driver (as ``_snapshot``), committed at the
-    end of the block or rolled back if it raises."""
-    async with _transaction(conn, isolation="serializable", readonly=False, keep=True):
-        yield
-
-
-@asynccontextmanager
 async def _transaction(
-    conn: AsyncConnection, *, isolation: str, readonly: bool, keep: bool
+    conn: AsyncConnection, isolation: str, *, readonly: bool = False
 ) -> AsyncIterator[None]:
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    assert driver is not None, "a pooled connection has its asyncpg connection"
-    transaction = driver.transaction(isolation=isolation, readonly=readonly)
+    """A transaction begun on the driver: connections are in autocommit mode, where SQLAlchemy
+    begins nothing of its own, so statements sent through SQLAlchemy and straight to the
+    driver (billing.db.statements) all run inside it. Committed at the end of the block
+    (read-only: rolled back, nothing to keep), rolled back if the block raises."""
+    transaction = driver_of(conn).transaction(isolation=isolation, readonly=readonly)
     await transaction.start()
     try:
         yield
     except BaseException:
         await _end(conn, transaction.rollback)
         raise
-    if keep:
-        await transaction.commit()  # a failure here is the caller's (the outcome is unknown)
-    else:
+    if readonly:
         await _end(conn, transaction.rollback)
+    else:
+        await transaction.commit()  # a failure here is the caller's (the outcome is unknown)
 
 
 async def _end(conn: AsyncConnection, end: Callable[[], Awaitable[None]]) -> None:

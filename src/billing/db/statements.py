@@ -45,6 +45,14 @@ class Statement:
         object.__setattr__(self, "sql", sql)
 
 
+def driver_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a checked-out connection (no round trip: it is there)."""
+    sync = conn.sync_connection
+    driver = sync.connection.driver_connection if sync is not None else None
+    assert driver is not None, "a checked-out connection has its asyncpg connection"
+    return driver
+
+
 async def fetch(
     conn: AsyncConnection, statement: Statement, values: Mapping[str, object]
 ) -> list[Record]:
@@ -57,8 +65,7 @@ async def fetch(
     assert sync is not None
     if sync.dispatch.before_cursor_execute:  # whoever listens to the engine hears of it too
         sync.dispatch.before_cursor_execute(sync, None, statement.sql, arguments, None, False)
-    driver = sync.connection.driver_connection  # checked out already: no round trip
-    assert driver is not None, "a pooled connection has its asyncpg connection"
+    driver = driver_of(conn)
     try:
         rows: list[Record] = await driver.fetch(statement.sql, *arguments, record_class=Record)
     except asyncpg.PostgresError:
