@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -102,8 +103,12 @@ async def test_corruption_is_named(
 async def test_audit_command_exit_status(
     pg_server: PgServer, database: str, sql: asyncpg.Connection, ledger: dict[str, str]
 ) -> None:
-    def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+    async def run() -> subprocess.CompletedProcess[str]:
+        # In a thread: the app of the ledger fixture runs on this event loop (its relay sweeps
+        # holds every second). Blocked, it could leave a statement of its own half sent, which
+        # the audit's DEFERRABLE snapshot would wait for until its statement timeout.
+        return await asyncio.to_thread(
+            subprocess.run,
             [sys.executable, "-m", "billing.cli", "audit"],
             env={"BILLING_DATABASE_URL": pg_server.dsn(database), "PATH": ""},
             capture_output=True,
@@ -112,13 +117,13 @@ async def test_audit_command_exit_status(
             check=False,
         )
 
-    clean = run()
+    clean = await run()
     assert clean.returncode == 0, clean.stderr
     assert "Ledger is consistent." in clean.stdout
     await sql.execute(
         "UPDATE wallets SET balance = balance + 0.01 WHERE id = $1", int(ledger["ann"])
     )
-    broken = run()
+    broken = await run()
     assert broken.returncode == 1
     assert (
         f"wallet {ledger['ann']}: balance 70.01, but its operations sum to 70.00" in broken.stdout
