@@ -777,7 +777,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.server.reset()  # every example starts from an empty ledger, ids from 1
-        self.server.run(self.truncate_holds())
+        self.server.truncate("holds")
         self.operator_tokens = {name: self.server.token() for name in OPERATORS}
         self.client_tokens: dict[tuple[int, int], str] = {}
         self.clients: dict[int, Client] = {}
@@ -792,10 +792,6 @@ class LedgerMachine(RuleBasedStateMachine):
         self.highest_hold = 0
         self.sent: list[Sent] = []
         self.transactions_without_legs: set[str] = set()  # HOLD and VOID
-
-    async def truncate_holds(self) -> None:
-        async with self.server.app.state.db.engine.begin() as conn:
-            await conn.execute(text("TRUNCATE holds RESTART IDENTITY CASCADE"))
 
     async def move_expiry_into_the_past(self, hold_id: int) -> None:
         """What the passing of time does to a hold: its expiry lies behind the database's

@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 
 import uvicorn
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 from billing.app import create_app
 from billing.config import Settings
+from billing.db.faults import sqlstate_of
 from billing.supervisor import listening_sockets
 from support.api import new_token
 
@@ -54,12 +56,25 @@ class LiveServer:
 
     def reset(self) -> None:
         """Empty the ledger and restart its ids at 1, as a fresh database would be."""
+        self.truncate(*LEDGER_TABLES)
+
+    def truncate(self, *tables: str) -> None:
+        """TRUNCATE ``tables`` (and what refers to them), restarting their ids.
+
+        The server's background work (the relay, its hold sweep) keeps running: a statement of
+        it that locks these tables in another order can deadlock with the TRUNCATE, and
+        PostgreSQL may abort either one. The TRUNCATE is then run again."""
 
         async def truncate() -> None:
-            async with self.app.state.db.engine.begin() as conn:
-                await conn.execute(
-                    text(f"TRUNCATE {', '.join(LEDGER_TABLES)} RESTART IDENTITY CASCADE")
-                )
+            statement = text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            for attempt in range(1, 6):
+                try:
+                    async with self.app.state.db.engine.begin() as conn:
+                        await conn.execute(statement)
+                    return
+                except DBAPIError as exc:
+                    if sqlstate_of(exc) != "40P01" or attempt == 5:
+                        raise
 
         self.run(truncate())
 
