@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tpbench.bench import code_under_test
 from tpbench.database import operator_token, prepare
 
 TRANSFER = "mutation($i: TransferInput!) { transfer(input: $i) { __typename } }"
@@ -303,23 +303,6 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-def git_state() -> str:
-    import billing
-
-    package = Path(billing.__file__).resolve().parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        head = "unknown"
-    return f"billing from {package}, git {head}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
@@ -342,10 +325,11 @@ def main() -> None:
         data = Path(tempfile.mkdtemp(prefix="billing-request-cpu-pg-"))
         atexit.register(shutil.rmtree, data, True)
         url = start_embedded(data, cleanup_mode="delete").url()
-    print(f"Measuring {git_state()} ...", file=sys.stderr, flush=True)
+    source = code_under_test()
+    print(f"Measuring {source} ...", file=sys.stderr, flush=True)
     results = run(measure(url, options))
     print(f"\nCPU per request, {options.clients} in flight, median of {options.rounds} rounds")
-    print(f"of {options.requests} requests ({git_state()}):\n")
+    print(f"of {options.requests} requests ({source}):\n")
     print("| scenario | µs per request | rounds (min-max) |")
     print("|---|---:|---:|")
     for name, rounds in results:
@@ -354,7 +338,7 @@ def main() -> None:
             f" {min(rounds) * 1e6:.0f}-{max(rounds) * 1e6:.0f} |"
         )
     medians = {name: statistics.median(rounds) for name, rounds in results}
-    now: dict[str, Any] = {"source": git_state(), "seconds": medians}
+    now: dict[str, Any] = {"source": source, "seconds": medians}
     if options.json:
         options.json.write_text(json.dumps(now, indent=1))
     if options.before:

@@ -138,22 +138,28 @@ def code_under_test() -> str:
     package = Path(billing.__file__).resolve().parent
     repo = BENCH_DIR.parent
     if not package.is_relative_to(repo):
-        return f"billing from {package} (outside this repository, through PYTHONPATH)"
-    return f"billing from {package.relative_to(repo)}, git {git_revision()}"
+        # Another checkout (a worktree of another version, say): its own git state.
+        return (
+            f"billing from {package} (outside this repository, through PYTHONPATH),"
+            f" git {git_revision(package)}"
+        )
+    return f"billing from {package.relative_to(repo)}, git {git_revision(package)}"
 
 
-def git_revision() -> str:
+def git_revision(package: Path) -> str:
+    """The commit of the checkout holding ``package`` (src/billing), and whether its src/ has
+    uncommitted changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=BENCH_DIR,
+            cwd=package,
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            cwd=BENCH_DIR.parent,
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=package.parent,
             capture_output=True,
             text=True,
             check=True,
