@@ -40,9 +40,6 @@ class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]  # empty when the document is valid
 
-    def operation(self, name: str | None) -> OperationDefinitionNode | None:
-        return selected(self.document, name)
-
 
 def selected(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
     """The operation ``name`` selects (None: the document's only one), if exactly one."""

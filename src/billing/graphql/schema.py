@@ -199,7 +199,7 @@ class BillingSchema(strawberry.Schema):
         (a new or invalid document, an operation that is not there or not allowed) takes
         Strawberry's full path, which gives the same answers and its own refusals."""
         prepared = self.documents.get(query) if query else None
-        chosen = prepared.operation(operation_name) if prepared else None
+        chosen = selected(prepared.document, operation_name) if prepared else None
         operation = operation_type(chosen) if chosen else None
         if (
             prepared is None

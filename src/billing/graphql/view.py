@@ -20,7 +20,7 @@ from typing import cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message as AsgiMessage
@@ -44,6 +44,7 @@ from billing.domain import tokens
 from billing.domain.access import NOBODY, Actor
 from billing.errors import ServiceUnavailable
 from billing.graphql.context import Context, ResponseHead, Socket
+from billing.graphql.documents import selected
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema, request_error
 from billing.http.auth import authenticate_secret, bearer_secret, secret_of
@@ -161,13 +162,8 @@ def _operation_type(query: str, operation_name: str | None) -> OperationType | N
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
         return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [
-        o
-        for o in operations
-        if operation_name is None or (o.name is not None and o.name.value == operation_name)
-    ]
-    return chosen[0].operation if len(chosen) == 1 else None
+    chosen = selected(document, operation_name)
+    return None if chosen is None else chosen.operation
 
 
 class BillingGraphQL(GraphQL[Context, None]):
