@@ -163,12 +163,16 @@ async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(
     statements.clear()
     # when
     await api.transfer(a, b, "1.00")
-    # then: lock both (ascending), transfer, unlock
+    # then: lock both (ascending) in a transaction of their own, transfer, end that transaction
     sent = [s for s in statements if "api_tokens" not in s]  # (the token check, if not cached)
     assert len(sent) == 3, sent
-    assert "pg_advisory_lock" in sent[0]
+    low, high = sorted((int(a), int(b)))
+    assert sent[0] == (
+        "BEGIN ISOLATION LEVEL READ COMMITTED;"
+        f" SELECT pg_advisory_xact_lock({low}); SELECT pg_advisory_xact_lock({high})"
+    )
     assert "UPDATE wallets" in sent[1]
-    assert "pg_advisory_unlock_all" in sent[2]
+    assert sent[2] == "ROLLBACK"
     # (the events relay's leadership lock, in the two-key space, is not a wallet's)
     held = await sql.fetchval(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"

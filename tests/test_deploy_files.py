@@ -14,23 +14,26 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import yaml
 
 from billing.db.embedded import ensure_database
 from support.postgres import PgServer, drop_database
-from support.serve import clean_env, serving
+from support.serve import clean_env, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+HAPROXY_CONFIG = ROOT / "deploy" / "haproxy.cfg"
 
 ROOT_USERS = {"root", "0"}
 NO_ENGINE_MARKERS = (
@@ -462,7 +465,7 @@ def test_compose_cli_accepts_the_file() -> None:
     assert result.returncode == 0, output
 
 
-def test_compose_has_no_obsolete_version_key_and_the_three_services() -> None:
+def test_compose_has_no_obsolete_version_key_and_the_stacks_services() -> None:
     # given: the parsed compose file
     data = load_compose()
 
@@ -471,7 +474,7 @@ def test_compose_has_no_obsolete_version_key_and_the_three_services() -> None:
 
     # then: no ``version:`` and exactly the stack's services
     assert "version" not in data, "top-level version: is obsolete in the Compose Specification"
-    assert {"db", "migrate", "api"} <= set(services), sorted(services)
+    assert {"db", "pgbouncer", "migrate", "api", "lb"} <= set(services), sorted(services)
 
 
 def test_compose_db_is_postgres_with_volume_and_pg_isready_healthcheck() -> None:
@@ -543,35 +546,146 @@ def test_compose_api_has_a_health_check_with_its_timings() -> None:
     assert {"test", "interval", "timeout", "retries", "start_period"} <= keys, health
 
 
-def test_compose_api_publishes_8000_on_loopback_only() -> None:
-    # given: the api service
-    api = service("api")
+def test_compose_publishes_8000_on_loopback_only_from_the_load_balancer() -> None:
+    # given: the load balancer and the api service
+    lb, api = service("lb"), service("api")
 
-    # when: its published ports are read
-    ports = published_ports(api)
+    # when: their published ports are read
+    ports = published_ports(lb)
 
-    # then: 8000 is reachable from this host only
+    # then: 8000 is reachable from this host only, through the load balancer; the api service
+    # publishes nothing (so that it scales: `docker compose up --scale api=3`)
     assert ("127.0.0.1", "8000", "8000") in ports, ports
     for host_ip, published, target in ports:
         assert host_ip == "127.0.0.1", f"{published}:{target} is published on all interfaces"
+    assert published_ports(api) == [], "a published port would stop api from scaling"
+    assert "container_name" not in api, "a fixed name would stop api from scaling"
 
 
-def test_compose_database_urls_point_at_the_db_service() -> None:
-    # given: every service's BILLING_DATABASE_URL
+def test_compose_load_balancer_uses_the_checked_haproxy_configuration() -> None:
+    # given: the load balancer service
+    mounts = [str(mount) for mount in service("lb").get("volumes") or []]
+
+    # then: it runs HAProxy with deploy/haproxy.cfg (checked below), read-only
+    assert str(service("lb").get("image", "")).startswith("haproxy:"), service("lb")
+    assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in mounts, mounts
+    assert HAPROXY_CONFIG.is_file()
+
+
+def test_compose_pgbouncer_pools_transactions_with_stock_settings() -> None:
+    # given: the PgBouncer service
+    env = environment(service("pgbouncer"))
+
+    # then: transaction pooling in front of db, only extra_float_digits ignored at startup
+    assert env.get("DB_HOST") == "db", env
+    assert env.get("POOL_MODE") == "transaction", env
+    assert env.get("IGNORE_STARTUP_PARAMETERS") == "extra_float_digits", env
+    assert depends_on(service("pgbouncer")).get("db") == "service_healthy"
+
+
+def test_compose_database_urls_reach_postgresql_directly_or_through_pgbouncer() -> None:
+    # given: every service's database URLs
     services = load_compose().get("services") or {}
     urls = {
-        name: environment(svc)["BILLING_DATABASE_URL"]
+        (name, key): value
         for name, svc in services.items()
-        if "BILLING_DATABASE_URL" in environment(svc)
+        for key, value in environment(svc).items()
+        if key in {"BILLING_DATABASE_URL", "BILLING_LISTEN_DATABASE_URL"}
     }
+    pgbouncer = environment(service("pgbouncer"))
 
     # when: the URLs are parsed
-    parsed = {name: urlsplit(url) for name, url in urls.items()}
+    parsed = {place: urlsplit(url) for place, url in urls.items()}
 
-    # then: migrate and api both have one, and all of them reach PostgreSQL on host ``db``
-    assert {"migrate", "api"} <= set(urls), sorted(urls)
-    for name, url in parsed.items():
-        assert url.scheme in {"postgresql", "postgres"}, (name, urls[name])
-        assert url.hostname == "db", (name, urls[name])
-        assert (url.port or 5432) == 5432, (name, urls[name])
-        assert url.path == "/billing", (name, urls[name])
+    # then: migrations go straight to PostgreSQL (host ``db``); the API goes through PgBouncer,
+    # says so, and listens on a direct connection
+    assert set(urls) == {
+        ("migrate", "BILLING_DATABASE_URL"),
+        ("api", "BILLING_DATABASE_URL"),
+        ("api", "BILLING_LISTEN_DATABASE_URL"),
+    }, sorted(urls)
+    for place, url in parsed.items():
+        assert url.scheme in {"postgresql", "postgres"}, (place, urls[place])
+        assert url.path == "/billing", (place, urls[place])
+        if place == ("api", "BILLING_DATABASE_URL"):
+            assert url.hostname == "pgbouncer", urls[place]
+            assert str(url.port) == pgbouncer.get("LISTEN_PORT"), (urls[place], pgbouncer)
+        else:
+            assert url.hostname == "db", (place, urls[place])
+            assert (url.port or 5432) == 5432, (place, urls[place])
+    assert environment(service("api")).get("BILLING_DATABASE_POOLED") == "true"
+
+
+# ---------------------------------------------------------------- deploy/haproxy.cfg
+
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+    if found is None:
+        pytest.skip("HAProxy is not installed (Debian package haproxy; .ci/run installs it)")
+    return found
+
+
+def test_haproxy_accepts_its_configuration() -> None:
+    # when: HAProxy checks the load balancer's configuration
+    result = subprocess.run(
+        [haproxy_binary(), "-c", "-f", str(HAPROXY_CONFIG)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    # then: it is valid
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_haproxy_sends_requests_only_to_ready_nodes(
+    tmp_path: Path, unmigrated_database_url: str, pg_server: PgServer, database: str
+) -> None:
+    # given: the load balancer's configuration, its backend pointed at two live nodes instead
+    # of Docker's DNS: one ready, one whose database was never migrated (alive, not ready)
+    binary = haproxy_binary()
+    text = HAPROXY_CONFIG.read_text(encoding="utf-8")
+    template = next(line for line in text.splitlines() if "server-template" in line)
+    assert "check" in template
+    port = free_port()
+    with (
+        serving(tmp_path / "ready", BILLING_DATABASE_URL=pg_server.url(database)) as ready,
+        serving(
+            tmp_path / "unready",
+            BILLING_DATABASE_URL=unmigrated_database_url,
+            BILLING_MIGRATE_ON_START="false",
+        ) as unready,
+    ):
+        servers = "\n".join(
+            f"    server node{i} 127.0.0.1:{urlsplit(node.url).port} check inter 200ms"
+            for i, node in enumerate((ready, unready))
+        )
+        config = tmp_path / "haproxy.cfg"
+        config.write_text(
+            text.replace(template, servers)
+            .replace("bind :8000", f"bind 127.0.0.1:{port}")
+            .replace("nameserver dns 127.0.0.11:53", "nameserver dns 127.0.0.1:53"),
+            encoding="utf-8",
+        )
+        proxy = subprocess.Popen(
+            [binary, "-db", "-f", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.5)  # a few health checks: the unready node is taken out
+
+            # when: requests come to the load balancer
+            statuses = [
+                httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code
+                for _ in range(20)
+            ]
+        finally:
+            proxy.terminate()
+            proxy.wait(10)
+
+    # then: every one was answered by the ready node
+    assert statuses == [200] * 20, statuses

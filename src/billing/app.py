@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,8 +20,9 @@ from billing import rest
 from billing.config import Settings, get_settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
-from billing.db.listener import Listener
+from billing.db.listener import Listener, Poller
 from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
+from billing.db.replica import ReadReplica
 from billing.db.token_cache import TokenCache
 from billing.domain import holds
 from billing.domain.access import Actor
@@ -39,13 +41,35 @@ from billing.logs import configure_logging
 log = logging.getLogger(__name__)
 
 
+async def _start_replica(app: Starlette, settings: Settings, metrics: Metrics) -> None:
+    """With a read replica, measure its lag from now on (see billing.db.replica)."""
+    if not settings.read_database_url:
+        return
+    # A standby runs no SERIALIZABLE transaction: everything on it reads at REPEATABLE READ.
+    engine = create_engine(
+        settings,
+        settings.read_database_url,
+        session={"default_transaction_isolation": "repeatable read"},
+        isolation_level="REPEATABLE READ",
+    )
+    standby = Database.configured(engine, settings, keep_connections=True)
+    replica = ReadReplica(app.state.db, standby, max_lag=settings.read_max_lag, on_lag=metrics.lag)
+    app.state.replica = replica
+    await replica.start()
+
+
+async def _stop_replica(app: Starlette) -> None:
+    if replica := getattr(app.state, "replica", None):
+        await replica.stop()
+        await replica.standby.close()
+        await replica.standby.engine.dispose()
+
+
 async def _start_events(app: Starlette, settings: Settings, engine: AsyncEngine) -> None:
     """Start the process's listening connection, the token cache and the event hub on it, and
     its events relay (one of the deployment's relays leads; see billing.events.relay). Each
     waits for the database in the background: startup never does."""
-    listener = Listener(
-        engine.url.set(drivername="postgresql").render_as_string(hide_password=False), settings
-    )
+    listener = _listener(app, settings, engine)
     app.state.listener = listener
     app.state.token_cache = TokenCache[Actor](listener)
     hub = EventHub(
@@ -65,6 +89,20 @@ async def _start_events(app: Starlette, settings: Settings, engine: AsyncEngine)
             url, settings, ready=app.state.schema_ready, sweep=lambda: holds.expire_lapsed(db)
         )
         await app.state.relay.start()
+
+
+def _listener(app: Starlette, settings: Settings, engine: AsyncEngine) -> Listener | Poller:
+    """Listening on a direct connection (BILLING_LISTEN_DATABASE_URL, else the database's own
+    unless it is pooled), else polling (see billing.db.listener)."""
+    if settings.listen_database_url:
+        url = make_url(settings.listen_database_url)
+    elif not settings.database_pooled:
+        url = engine.url
+    else:
+        return Poller(app.state.db, interval=settings.listen_poll_interval)
+    return Listener(
+        url.set(drivername="postgresql").render_as_string(hide_password=False), settings
+    )
 
 
 async def _stop_events(app: Starlette) -> None:
@@ -111,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 keep_connections=True,
             )
             app.state.default_currency = settings.default_currency
+            await _start_replica(app, settings, metrics)
             await _start_events(app, settings, engine)
             yield
         finally:
@@ -119,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await migrating
             await _stop_events(app)
+            await _stop_replica(app)
             if db := getattr(app.state, "db", None):
                 await db.close()
             await engine.dispose()

@@ -33,6 +33,40 @@ class Settings(BaseSettings):
         default=None,
         description="External PostgreSQL URL; without it an embedded server is started.",
     )
+    database_pooled: bool = Field(
+        default=False,
+        description="BILLING_DATABASE_URL leads to a pooler in transaction mode (PgBouncer):"
+        " nothing relies on a database session outliving a transaction, and every setting the"
+        " service needs is set in each transaction (see docs/many-machines.md).",
+    )
+    database_prepared_statements: bool | None = Field(
+        default=None,
+        description="Named prepared statements; unset: on, unless the database is pooled"
+        " (PgBouncer before 1.21, or with max_prepared_statements = 0, cannot carry them).",
+    )
+    listen_database_url: str | None = Field(
+        default=None,
+        description="A direct connection to the primary for LISTEN (revocations, event"
+        " wake-ups); unset: BILLING_DATABASE_URL unless it is pooled, else none (polled).",
+    )
+    listen_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Without a LISTEN connection, seconds between looks for revocations and"
+        " new events: the most another node's revocation takes to reach this one.",
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        description="A hot standby of the primary for queries (see docs/many-machines.md).",
+    )
+    read_max_lag: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Seconds the standby may lag behind the primary (measured) for queries to"
+        " read from it; beyond that, and while its lag is unknown, they read from the primary.",
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Where the embedded PostgreSQL keeps its data.",
@@ -159,6 +193,13 @@ class Settings(BaseSettings):
         default=None, description="A bearer secret for scrapers, checked without the database."
     )
 
+    @property
+    def prepared_statements(self) -> bool:
+        """Whether connections keep named prepared statements (see the field)."""
+        if self.database_prepared_statements is not None:
+            return self.database_prepared_statements
+        return not self.database_pooled
+
     @field_validator("metrics_token")
     @classmethod
     def _strong_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -168,7 +209,7 @@ class Settings(BaseSettings):
             raise ValueError("the metrics token must be at least 16 characters long")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "listen_database_url", "read_database_url")
     @classmethod
     def _async_driver(cls, value: str | None) -> str | None:
         return to_async_url(value) if value else None

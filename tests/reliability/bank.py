@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -45,7 +46,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -69,6 +70,7 @@ from billing.domain.audit import audit
 
 if not __package__:  # run as a script: python tests/reliability/bank.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support.pgbouncer import PgBouncer, pgbouncer
 from support.receiver import Receiver, receiving
 from support.relay import RelayControl, relay_to
 from support.serve import free_port, interrupt
@@ -153,6 +155,22 @@ FAULTS = (
     "restart_immediate",
     "lost_ack",
 )
+# With several nodes behind PgBouncer, first: a whole node SIGKILLed (and started again on its
+# port), and PgBouncer restarted at once (every connection through it dropped); then the rest,
+# network faults first.
+POOLED_FAULTS = (
+    "kill_node",
+    "restart_pgbouncer",
+    "reset_connections",
+    "terminate_backends",
+    "blackhole",
+    "kill_worker",
+    "restart_immediate",
+    "lost_ack",
+    "pause_worker",
+    "restart_fast",
+)
+PROCESS_FAULTS = {"kill_worker", "kill_node", "restart_pgbouncer", "pause_worker"}
 # The API's bounds in this test (short, so that a blackhole outlasts them), and the blackhole's.
 WRITE_TIMEOUT = 3.0
 READ_TIMEOUT = 2.0
@@ -194,6 +212,12 @@ class Config:
     only: str | None = None  # "transfer": workers only transfer (to compare the mix with)
     log_level: str = "WARNING"  # the service's; INFO also logs each retried transaction
     followers: int = 8  # wallets whose events are followed over WebSocket during the run
+    nodes: int = 1  # API nodes (`billing serve` processes), requests spread over them
+    pgbouncer: bool = False  # the nodes reach PostgreSQL through PgBouncer (transaction mode)
+
+    @property
+    def faults_injected(self) -> tuple[str, ...]:
+        return POOLED_FAULTS if self.pgbouncer else FAULTS
 
 
 @dataclass
@@ -324,56 +348,84 @@ class Postgres:
             await conn.close()
 
 
-@contextmanager
-def service(
-    url: str, workers: int, log: Path, log_level: str = "WARNING"
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The service, its log (warnings and errors, tracebacks included) written to ``log``."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
-    env.update(
-        BILLING_DATABASE_URL=url,
-        BILLING_LOG_LEVEL=log_level,
-        BILLING_WRITE_TIMEOUT=str(WRITE_TIMEOUT),
-        BILLING_READ_TIMEOUT=str(READ_TIMEOUT),
-        # The webhook receiver runs on 127.0.0.1; retries come soon, so the run ends delivered.
-        BILLING_WEBHOOKS_ALLOW_PRIVATE="true",
-        BILLING_WEBHOOKS_RETRY_DELAY="0.2",
-        BILLING_WEBHOOKS_RETRY_MAX_DELAY="1",
-        BILLING_WEBHOOKS_TIMEOUT="2",
-    )
-    log_file = log.open("ab")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "billing.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+class Node:
+    """One `billing serve` process on a port of its own, its log (warnings and errors,
+    tracebacks included) appended to ``log``; it can be killed and started again there."""
+
+    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BILLING_")}
+        self.env.update(
+            BILLING_WRITE_TIMEOUT=str(WRITE_TIMEOUT),
+            BILLING_READ_TIMEOUT=str(READ_TIMEOUT),
+            # The webhook receiver runs on 127.0.0.1; retries come soon: the run ends delivered.
+            BILLING_WEBHOOKS_ALLOW_PRIVATE="true",
+            BILLING_WEBHOOKS_RETRY_DELAY="0.2",
+            BILLING_WEBHOOKS_RETRY_MAX_DELAY="1",
+            BILLING_WEBHOOKS_TIMEOUT="2",
+            **env,
+        )
+        self.workers = workers
+        self.log = log
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "billing.cli", "serve"),
+                    *("--port", str(self.port), "--workers", str(self.workers)),
+                ],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
+                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
+                    return
             except httpx.TransportError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the service did not start")
             time.sleep(0.2)
-        yield base, proc
+
+    def workers_now(self) -> list[psutil.Process]:
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        children = psutil.Process(self.proc.pid).children()
+        return [p for p in children if p.name().startswith("python")]
+
+    def kill(self) -> None:
+        """SIGKILL the node, its workers too (as a crashed host would lose them)."""
+        assert self.proc is not None
+        workers = self.workers_now()
+        self.proc.kill()
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            interrupt(self.proc)
+
+
+@contextmanager
+def nodes(envs: list[dict[str, str]], workers: int, log: Path) -> Iterator[list[Node]]:
+    """Started nodes, one for each of ``envs``, stopped when the block ends."""
+    started: list[Node] = []
+    try:
+        for env in envs:
+            node = Node(env, workers, log)
+            started.append(node)
+            node.start()
+        yield started
     finally:
-        interrupt(proc)
-        log_file.close()
+        for node in started:
+            node.stop()
 
 
 class Follower:
@@ -446,10 +498,10 @@ class Bank:
         config: Config,
         pg: Postgres,
         relay: RelayControl,
-        base: str,
-        server: subprocess.Popen[bytes],
+        nodes: list[Node],
         token: str,
         receiver: Receiver,
+        bouncer: PgBouncer | None = None,
     ) -> None:
         self.config = config
         self.token = token
@@ -457,8 +509,8 @@ class Bank:
         self.secret = ""  # the webhook endpoint's
         self.pg = pg
         self.relay = relay
-        self.base = base
-        self.server = server
+        self.nodes = nodes
+        self.bouncer = bouncer
         self.report = Report()
         self.wallets: list[str] = []
         self.total = Decimal(0)
@@ -467,14 +519,17 @@ class Bank:
         self.captured: dict[str, str] = {}  # capture's transaction number -> its hold
         self.resolutions: Counter[str] = Counter()  # hold id -> captures and voids acknowledged
         self.http = httpx.AsyncClient(
-            base_url=base,
             headers={"Authorization": f"Bearer {token}"},
             timeout=15,
             limits=httpx.Limits(max_connections=config.workers + config.readers + 4),
         )
 
     async def gql(self, document: str, variables: dict[str, Any]) -> httpx.Response:
-        return await self.http.post("/graphql", json={"query": document, "variables": variables})
+        """Sent to any of the nodes (a retry may well reach another one)."""
+        base = random.choice(self.nodes).base
+        return await self.http.post(
+            f"{base}/graphql", json={"query": document, "variables": variables}
+        )
 
     async def setup(self) -> None:
         endpoint = await self.gql(
@@ -659,7 +714,7 @@ class Bank:
 
     async def nemesis(self, stop_at: float) -> None:
         rng = random.Random(7)
-        kinds = list(FAULTS)
+        kinds = list(self.config.faults_injected)
         while True:
             await asyncio.sleep(rng.uniform(*self.config.fault_pause))
             if time.monotonic() >= stop_at:
@@ -672,25 +727,8 @@ class Bank:
             self.report.faults[kind] += 1
 
     async def inject(self, kind: str) -> None:
-        if kind == "kill_worker":
-            workers = [
-                p
-                for p in psutil.Process(self.server.pid).children()
-                if p.name().startswith("python")
-            ]
-            if workers:
-                random.choice(workers).kill()
-        elif kind == "pause_worker":
-            # A stalled process (SIGSTOP for 2 s): its requests wait, time out or continue.
-            children = psutil.Process(self.server.pid).children()
-            workers = [p for p in children if p.name().startswith("python")]
-            if workers:
-                paused = random.choice(workers)
-                paused.suspend()
-                try:
-                    await asyncio.sleep(2)
-                finally:
-                    paused.resume()
+        if kind in PROCESS_FAULTS:
+            await self.inject_process_fault(kind)
         elif kind == "terminate_backends":
             await self.pg.terminate_api_sessions()
         elif kind == "blackhole":
@@ -714,6 +752,30 @@ class Bank:
             finally:
                 await self.pg.set_sync_standby(None)
 
+    async def inject_process_fault(self, kind: str) -> None:
+        if kind == "kill_worker":
+            workers = random.choice(self.nodes).workers_now()
+            if workers:
+                random.choice(workers).kill()
+        elif kind == "kill_node":
+            node = random.choice(self.nodes)
+            node.kill()
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(node.start)
+        elif kind == "restart_pgbouncer":
+            assert self.bouncer is not None
+            await asyncio.to_thread(self.bouncer.restart)
+        elif kind == "pause_worker":
+            # A stalled process (SIGSTOP for 2 s): its requests wait, time out or continue.
+            workers = random.choice(self.nodes).workers_now()
+            if workers:
+                paused = random.choice(workers)
+                paused.suspend()
+                try:
+                    await asyncio.sleep(2)
+                finally:
+                    paused.resume()
+
     async def run(self) -> Report:
         started = time.monotonic()
         await self.setup()
@@ -723,8 +785,8 @@ class Bank:
         if self.config.faults:
             load.append(self.nemesis(stop_at))
         followers = [
-            Follower(self.base, self.token, wallet, self.report)
-            for wallet in self.wallets[: self.config.followers]
+            Follower(self.nodes[i % len(self.nodes)].base, self.token, wallet, self.report)
+            for i, wallet in enumerate(self.wallets[: self.config.followers])
         ]
         following = [
             asyncio.create_task(f.follow(lambda: time.monotonic() > stop_at)) for f in followers
@@ -827,7 +889,7 @@ class Bank:
                 )
 
         async def replay(wallet: str, balance: Decimal, last: int) -> None:
-            replayer = Follower(self.base, self.token, wallet, self.report)
+            replayer = Follower(self.nodes[-1].base, self.token, wallet, self.report)
             await replayer.catch_up(last, give_up)
             self.report.replayed += replayer.sequence
             if (replayer.sequence, replayer.total) != (last, balance):
@@ -913,22 +975,37 @@ async def operator_token(url: str) -> str:
 
 
 def run_bank(config: Config, directory: Path) -> Report:
-    """Start a database and the service in ``directory``, run the bank test, stop them."""
+    """Start a database and the service in ``directory``, run the bank test, stop them.
+
+    The service's nodes reach PostgreSQL through a TCP relay (where the network faults
+    happen), and with ``config.pgbouncer`` through PgBouncer in front of it. Then the first
+    node has no LISTEN connection (it polls), and the others listen through the relay."""
     embedded = start_embedded(directory, cleanup_mode="delete")
     pg = Postgres(embedded)
     try:
         token = asyncio.run(operator_token(embedded.url()))
-        with (
-            receiving(RECEIVER_SCRIPT) as receiver,
-            relay_to(pg.dsn) as relay,
-            service(
-                relay.url(DATABASE_NAME),
-                config.server_workers,
-                directory / "service.log",
-                config.log_level,
-            ) as (base, proc),
-        ):
-            return asyncio.run(Bank(config, pg, relay, base, proc, token, receiver).run())
+        with ExitStack() as stack:
+            receiver = stack.enter_context(receiving(RECEIVER_SCRIPT))
+            relay = stack.enter_context(relay_to(pg.dsn))
+            url = relay.url(DATABASE_NAME)
+            bouncer = None
+            envs = [{"BILLING_DATABASE_URL": url} for _ in range(config.nodes)]
+            if config.pgbouncer:
+                bouncer = stack.enter_context(pgbouncer(url.rsplit("/", 1)[0] + "/postgres"))
+                pooled = {
+                    "BILLING_DATABASE_URL": bouncer.url(DATABASE_NAME),
+                    "BILLING_DATABASE_POOLED": "true",
+                }
+                envs = [pooled] + [
+                    {**pooled, "BILLING_LISTEN_DATABASE_URL": url} for _ in range(config.nodes - 1)
+                ]
+            for env in envs:
+                env["BILLING_LOG_LEVEL"] = config.log_level
+            started = stack.enter_context(
+                nodes(envs, config.server_workers, directory / "service.log")
+            )
+            bank = Bank(config, pg, relay, started, token, receiver, bouncer)
+            return asyncio.run(bank.run())
     finally:
         pg.stop()
 
@@ -942,6 +1019,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["transfer"], help="workers only transfer")
     parser.add_argument("--log", type=Path, help="keep the service's log in this file")
     parser.add_argument("--log-level", default="WARNING", help="the service's (INFO: retries)")
+    parser.add_argument("--nodes", type=int, default=1, help="API nodes (each --workers 2)")
+    parser.add_argument("--pgbouncer", action="store_true", help="nodes go through PgBouncer")
     args = parser.parse_args()
     config = Config(
         duration=args.duration,
@@ -950,6 +1029,8 @@ def main() -> None:
         faults=not args.no_faults,
         only=args.only,
         log_level=args.log_level,
+        nodes=args.nodes,
+        pgbouncer=args.pgbouncer,
     )
     with tempfile.TemporaryDirectory(prefix="billing-bank-") as tmp:
         try:

@@ -21,13 +21,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from billing.config import Settings
-from billing.db.engine import has_unread_input
+from billing.db.engine import has_unread_input, transaction_settings
 from billing.db.faults import (
     CutOff,
     Fault,
@@ -37,8 +38,8 @@ from billing.db.faults import (
     sqlstate_of,
     unreachable,
 )
-from billing.db.gate import HotWallets, KeyedLocks, advisory_locks
-from billing.db.statements import driver_of
+from billing.db.gate import HotWallets, KeyedLocks, gate_connections, lock_in_order
+from billing.db.statements import driver_of, run
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,13 @@ class Database:
     # Keep connections between uses (see ``connection``); whoever sets this calls ``close``
     # before disposing of the engine.
     keep_connections: bool = False
+    # Connections lead to a pooler in transaction mode (see billing.db.engine): nothing may
+    # rely on a session outliving its transaction, and ``begin_settings`` (``SET LOCAL``
+    # statements) follow each BEGIN.
+    pooled: bool = False
+    begin_settings: str = ""
     _free: asyncio.Semaphore = field(init=False, repr=False)
+    _gates: asyncio.Semaphore = field(init=False, repr=False)
     # Kept connections not in use, each with when it was last given back (oldest first).
     _idle: list[tuple[AsyncConnection, float]] = field(init=False, repr=False, default_factory=list)
     _trimming: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
@@ -135,6 +142,9 @@ class Database:
         pool = self.engine.sync_engine.pool
         size = pool.size() if isinstance(pool, QueuePool) else 1
         self._free = asyncio.Semaphore(self.connections or size)
+        # The gate's connections, each holding a lock for one writer (see ``_gate``): their own
+        # budget, so that writers holding locks always find a connection to write with.
+        self._gates = asyncio.Semaphore(gate_connections(self.connections or size))
 
     @classmethod
     def configured(
@@ -162,10 +172,14 @@ class Database:
             on_retry=on_retry,
             on_in_use=on_in_use,
             keep_connections=keep_connections,
+            pooled=settings.database_pooled,
+            begin_settings=transaction_settings(settings),
         )
 
     @asynccontextmanager
-    async def connection(self, deadline: float) -> AsyncIterator[AsyncConnection]:
+    async def connection(
+        self, deadline: float, *, slots: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[AsyncConnection]:
         """A connection (in autocommit mode), and the end of its use at ``deadline`` (the event
         loop's clock).
 
@@ -183,11 +197,14 @@ class Database:
         that the server closed or wrote to while idle is replaced before use (see
         billing.db.engine), one that failed is discarded, and when one is found dead the others
         kept are discarded too (an outage kills them all).
+
+        ``slots``: whose budget the connection counts against (by default, requests').
         """
         loop = asyncio.get_running_loop()
+        slots = self._free if slots is None else slots
         try:
             async with asyncio.timeout_at(min(deadline, loop.time() + self.pool_timeout)):
-                await self._free.acquire()
+                await slots.acquire()
         except TimeoutError:
             raise NoFreeConnection() from None
         try:
@@ -242,7 +259,7 @@ class Database:
                 self._in_use -= 1
                 self.on_in_use(self._in_use)
         finally:
-            self._free.release()
+            slots.release()
 
     async def _take(self, deadline: float) -> AsyncConnection:
         """A kept connection that still looks sound, else a new one from the engine."""
@@ -306,14 +323,14 @@ class Database:
 
         ``wallet_locks``: wallets (positive ids) and idempotency keys (negative ids) whose
         concurrent writers should queue instead of aborting each other. They queue first in
-        this process, then, for idempotency keys and hot wallets (see ``HotWallets``), on
-        session advisory locks taken in ascending order *before* the transaction starts (a lock
-        taken inside a SERIALIZABLE transaction comes after its snapshot, too late to prevent
-        the conflict), and released after it ends.
+        this process, then, for idempotency keys and hot wallets (see ``HotWallets``), at the
+        database gate (``_gate``) across processes.
 
         ``one_statement``: ``work`` sends a single statement, which PostgreSQL runs as a
-        transaction of its own (SERIALIZABLE: the connections' default), without BEGIN and
-        COMMIT round trips. Work that finds nothing to change may send a second, read-only one.
+        transaction of its own (SERIALIZABLE: the sessions' default), without BEGIN and COMMIT
+        round trips. Work that finds nothing to change may send a second, read-only one.
+        Through a pooler (``pooled``) sessions have no such default: the work then runs in a
+        transaction like any other.
 
         Out of time (``policy.deadline``): OutcomeUnknown once the statement (or COMMIT) may
         have reached the server, else ServiceUnavailable.
@@ -323,7 +340,7 @@ class Database:
         locks = sorted(set(wallet_locks))
         async with self.wallet_queue.hold(locks, deadline) as contended:
             self.hot.keep(contended, loop.time())
-            return await self._write(work, locks, one_statement, deadline)
+            return await self._write(work, locks, one_statement and not self.pooled, deadline)
 
     async def _write(
         self,
@@ -339,11 +356,11 @@ class Database:
             committing = False
             gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
             try:
-                async with self.connection(deadline) as conn, advisory_locks(conn, gated):
+                async with self._gate(gated, deadline), self.connection(deadline) as conn:
                     if one:
                         committing = True  # the statement commits as it completes
                         return await work(conn)
-                    async with _transaction(conn, "serializable"):
+                    async with self._transaction(conn, "SERIALIZABLE"):
                         result = await work(conn)
                         committing = True
                     return result
@@ -377,6 +394,56 @@ class Database:
                 await asyncio.sleep(pause)
 
     @asynccontextmanager
+    async def _gate(self, keys: list[int], deadline: float) -> AsyncIterator[None]:
+        """Queue across processes for ``keys`` (ascending) around the block: transaction
+        advisory locks, held by a transaction of their own on a connection of their own, until
+        the block is over.
+
+        The locks are taken before the writer's transaction starts (one taken inside a
+        SERIALIZABLE transaction comes after its snapshot, too late to prevent the conflict),
+        and they live in a transaction, not in a session: through a pooler in transaction mode
+        a session outlives its client's use of it (its locks would go to whoever gets it next).
+        Whatever ends the lock transaction (the block's end, a lost connection, the process
+        killed) releases them."""
+        if not keys:
+            yield
+            return
+        async with self.connection(deadline, slots=self._gates) as conn:
+            try:
+                await run(
+                    conn,
+                    f"BEGIN ISOLATION LEVEL READ COMMITTED{self.begin_settings}; "
+                    + lock_in_order(keys),
+                )
+                yield
+            finally:
+                # (an invalidated connection is gone, its session and locks with it)
+                if not conn.invalidated and driver_of(conn).is_in_transaction():
+                    await _end(conn, partial(run, conn, "ROLLBACK"))
+
+    @asynccontextmanager
+    async def _transaction(
+        self, conn: AsyncConnection, isolation: str, *, readonly: bool = False
+    ) -> AsyncIterator[None]:
+        """A transaction begun on the driver: connections are in autocommit mode, where
+        SQLAlchemy begins nothing of its own, so statements sent through SQLAlchemy and straight
+        to the driver (billing.db.statements) all run inside it. Its BEGIN carries the
+        settings a pooled session lacks (``begin_settings``). Committed at the end of the block
+        (read-only: rolled back, nothing to keep), rolled back if the block raises."""
+        driver = driver_of(conn)
+        mode = " READ ONLY" if readonly else ""
+        await driver.execute(f"BEGIN ISOLATION LEVEL {isolation}{mode}{self.begin_settings}")
+        try:
+            yield
+        except BaseException:
+            await _end(conn, partial(driver.execute, "ROLLBACK"))
+            raise
+        if readonly:
+            await _end(conn, partial(driver.execute, "ROLLBACK"))
+        else:
+            await driver.execute("COMMIT")  # a failure here is the caller's (outcome unknown)
+
+    @asynccontextmanager
     async def read(self, deadline: float | None = None) -> AsyncIterator[AsyncConnection]:
         """A read-only REPEATABLE READ transaction: one consistent snapshot, never a 40001.
 
@@ -386,7 +453,7 @@ class Database:
         try:
             async with (
                 self.connection(deadline) as conn,
-                _transaction(conn, "repeatable_read", readonly=True),
+                self._transaction(conn, "REPEATABLE READ", readonly=True),
             ):
                 yield conn
         except Exception as exc:
@@ -394,9 +461,13 @@ class Database:
 
     async def read_one(self, query: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``query``, a single statement, on its own: a statement outside a transaction
-        block sees one snapshot, so no BEGIN and COMMIT round trips are needed."""
+        block sees one snapshot, so no BEGIN and COMMIT round trips are needed (unless
+        ``pooled``: the statement then needs the settings that come with BEGIN)."""
 
         async def once(deadline: float) -> T:
+            if self.pooled:
+                async with self.read(deadline) as conn:
+                    return await query(conn)
             async with self.connection(deadline) as conn:
                 return await query(conn)
 
@@ -430,27 +501,6 @@ class Database:
         self.counters.unavailable += 1
         failure.__cause__ = exc
         return failure
-
-
-@asynccontextmanager
-async def _transaction(
-    conn: AsyncConnection, isolation: str, *, readonly: bool = False
-) -> AsyncIterator[None]:
-    """A transaction begun on the driver: connections are in autocommit mode, where SQLAlchemy
-    begins nothing of its own, so statements sent through SQLAlchemy and straight to the
-    driver (billing.db.statements) all run inside it. Committed at the end of the block
-    (read-only: rolled back, nothing to keep), rolled back if the block raises."""
-    transaction = driver_of(conn).transaction(isolation=isolation, readonly=readonly)
-    await transaction.start()
-    try:
-        yield
-    except BaseException:
-        await _end(conn, transaction.rollback)
-        raise
-    if readonly:
-        await _end(conn, transaction.rollback)
-    else:
-        await transaction.commit()  # a failure here is the caller's (the outcome is unknown)
 
 
 async def _end(conn: AsyncConnection, end: Callable[[], Awaitable[None]]) -> None:

@@ -21,31 +21,49 @@ from __future__ import annotations
 import math
 import select
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from billing.config import Settings
 from billing.db.faults import Fault, classify
+from billing.db.gate import gate_connections
 
 APPLICATION_NAME = "billing-api"
 
 
-def create_engine(settings: Settings, url: str) -> AsyncEngine:
+def create_engine(
+    settings: Settings, url: str | URL, *, session: Mapping[str, str] | None = None, **options: Any
+) -> AsyncEngine:
+    """The request path's engine; ``options`` (a pool class, an isolation level) and other
+    ``session`` settings make engines for the service's background work (of those, a pooled
+    connection gets only its application's name, like any other)."""
+    server = server_settings(settings)
+    server |= {k: v for k, v in (session or {}).items() if k in server}
+    connect_args: dict[str, Any] = {"timeout": settings.connect_timeout, "server_settings": server}
+    if not settings.prepared_statements:
+        # Unnamed statements only, parsed on every call: asyncpg's cache off (0.31 and later then
+        # prepare unnamed), and SQLAlchemy's cache of prepared statements off too.
+        connect_args["statement_cache_size"] = 0
+        url = make_url(url).update_query_dict({"prepared_statement_cache_size": "0"})
+    if "poolclass" not in options:
+        options |= {
+            "pool_size": settings.pool_size,
+            # Room for the wallet gate's connections too (see billing.db.database).
+            "max_overflow": settings.pool_max_overflow
+            + gate_connections(settings.pool_size + settings.pool_max_overflow),
+            "pool_timeout": settings.pool_timeout,
+        }
     engine = create_async_engine(
         url,
-        isolation_level="SERIALIZABLE",
-        pool_size=settings.pool_size,
-        max_overflow=settings.pool_max_overflow,
-        pool_timeout=settings.pool_timeout,
+        isolation_level=options.pop("isolation_level", "SERIALIZABLE"),
         hide_parameters=True,  # error messages and logs never carry the values sent
-        connect_args={
-            "timeout": settings.connect_timeout,
-            "server_settings": server_settings(settings),
-        },
+        connect_args=connect_args,
+        **options,
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_if_not_idle)
 
@@ -56,12 +74,42 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     return engine
 
 
-def server_settings(settings: Settings) -> dict[str, str]:
-    """What every connection asks of its server session."""
+def server_settings(settings: Settings, *, direct: bool = False) -> dict[str, str]:
+    """What every connection asks of its server session, when it starts.
+
+    Through a pooler in transaction mode (``settings.database_pooled``), and unless the
+    connection is ``direct``, only the application's name: a pooler refuses the others (or
+    would drop them), and sessions are shared anyway. There ``transaction_settings`` sets
+    them in each transaction."""
+    if settings.database_pooled and not direct:
+        return {"application_name": APPLICATION_NAME}
     idle, interval, count = keepalive_timers(settings.tcp_timeout)
-    longest_request = max(settings.write_timeout, settings.read_timeout)
     return {
         "application_name": APPLICATION_NAME,
+        **session_settings(settings),
+        "tcp_keepalives_idle": str(idle),
+        "tcp_keepalives_interval": str(interval),
+        "tcp_keepalives_count": str(count),
+        "tcp_user_timeout": str(1000 * settings.tcp_timeout),
+    }
+
+
+def transaction_settings(settings: Settings) -> str:
+    """``SET LOCAL`` statements for the session settings, sent with each BEGIN when the
+    database is pooled (else nothing: every session has them from its start)."""
+    if not settings.database_pooled:
+        return ""
+    return "".join(
+        f"; SET LOCAL {name} = '{value}'"
+        for name, value in session_settings(settings).items()
+        if name != "default_transaction_isolation"  # each BEGIN names its isolation level
+    )
+
+
+def session_settings(settings: Settings) -> dict[str, str]:
+    """The server settings the service relies on, in every session or transaction."""
+    longest_request = max(settings.write_timeout, settings.read_timeout)
+    return {
         # A statement sent outside BEGIN ... COMMIT is a transaction of its own; the
         # money-moving ones are sent that way (see domain/posting.py).
         "default_transaction_isolation": "serializable",
@@ -78,10 +126,6 @@ def server_settings(settings: Settings) -> dict[str, str]:
         # No request keeps a transaction open longer than its bound: one still open at twice
         # that was left by a client that went away.
         "idle_in_transaction_session_timeout": str(math.ceil(2000 * longest_request)),
-        "tcp_keepalives_idle": str(idle),
-        "tcp_keepalives_interval": str(interval),
-        "tcp_keepalives_count": str(count),
-        "tcp_user_timeout": str(1000 * settings.tcp_timeout),
     }
 
 

@@ -2,23 +2,17 @@
 
 Two levels. In the process, ``KeyedLocks`` queues writers by wallet before they take a pooled
 connection. Across processes, writers to hot wallets (``HotWallets``) and to one idempotency key
-also queue on session advisory locks (``advisory_locks``), taken before their transaction starts.
+also queue on transaction advisory locks (``lock_in_order``), taken before their transaction
+starts (see ``Database._gate``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from billing.db.statements import Statement, fetch
 from billing.errors import ServiceUnavailable
-
-log = logging.getLogger(__name__)
 
 
 class KeyedLocks:
@@ -91,41 +85,13 @@ class HotWallets:
         self.mark((w for w in wallet_ids if self.is_hot(w, now)), now)
 
 
-@asynccontextmanager
-async def advisory_locks(conn: AsyncConnection, keys: list[int]) -> AsyncIterator[None]:
-    """Session advisory locks on ``keys`` (in the order given) around the block.
-
-    ``conn`` is in autocommit mode: the locks are taken before any transaction starts. Both
-    statements go straight to the driver (billing.db.statements).
-    """
-    if not keys:
-        yield
-        return
-    try:
-        await fetch(conn, _LOCK_IN_ORDER, {"keys": keys})
-        yield
-    finally:
-        # Also when only some of the locks were taken (say, a timeout on the second).
-        await _release(conn)
+def gate_connections(connections: int) -> int:
+    """How many connections hold gate locks at most, besides ``connections`` for requests."""
+    return max(1, connections // 2)
 
 
-# One round trip. A volatile function in the select list is evaluated after ORDER BY, so the
-# locks are taken in the order given (ascending: no deadlock cycles).
-_LOCK_IN_ORDER = Statement(
-    "SELECT pg_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n)"
-    " ORDER BY n"
-)
-_UNLOCK_ALL = Statement("SELECT pg_advisory_unlock_all()")
-
-
-async def _release(conn: AsyncConnection) -> None:
-    if conn.invalidated:
-        return  # its session is gone, and its locks with it (using it would connect anew)
-    try:
-        await fetch(conn, _UNLOCK_ALL, {})
-    except Exception:
-        # The session may be gone (its locks with it), or inside a transaction that failed. If
-        # not, closing it is the only way to be sure no lock outlives this request.
-        log.debug("could not release wallet locks; discarding the connection", exc_info=True)
-        with contextlib.suppress(Exception):
-            await conn.invalidate()
+def lock_in_order(keys: list[int]) -> str:
+    """Statements taking the transaction advisory locks of ``keys`` one after the other, in the
+    order given (ascending: no deadlock cycles). The keys are integers, written as literals so
+    that the locks go in one message with the BEGIN before them."""
+    return "; ".join(f"SELECT pg_advisory_xact_lock({int(key)})" for key in keys)

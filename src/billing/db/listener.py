@@ -6,6 +6,10 @@ it, so the listener keeps a dedicated connection of its own, one per process, wh
 number of channels and of those interested in them: the token cache (``billing_tokens``,
 revocations) and the event hub (``billing_events``, wake-ups for subscriptions).
 
+Through a pooler in transaction mode no connection can listen; there ``Poller`` stands in,
+asking the database every second whether anything changed (each channel says how: its
+``probe``).
+
 Notifications are not durable: any sent while nobody listens are lost. So every user of the
 listener is told when listening starts (``on_connect``: catch up on what may have been missed)
 and when it stops (``on_lost``: stop trusting anything that depends on hearing them). A lost
@@ -21,21 +25,32 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.config import Settings
 from billing.db.engine import drop_dead_peers, server_settings
+from billing.db.statements import Statement, fetch
+
+if TYPE_CHECKING:
+    from billing.db.database import Database
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Channel:
-    """What to do on a notification of one channel (``payload``: its text)."""
+    """What to do on a notification of one channel (``payload``: its text).
+
+    ``probe``: a query whose answer changes whenever a notification is sent on the channel;
+    where notifications cannot be heard, ``Poller`` runs it instead of listening."""
 
     name: str
     notified: Callable[[str], None]
+    probe: str | None = None
 
 
 @dataclass
@@ -93,7 +108,7 @@ class Listener:
         conn = await asyncpg.connect(
             self.dsn,
             timeout=self.settings.connect_timeout,
-            server_settings=server_settings(self.settings),
+            server_settings=server_settings(self.settings, direct=True),
         )
         try:
             drop_dead_peers(conn, self.settings.tcp_timeout)
@@ -121,13 +136,83 @@ class Listener:
                 await conn.close(timeout=1)
 
     def _each(self, hook: str) -> None:
-        for hooks in self._hooks:
-            callback: Callable[[], None] | None = getattr(hooks, hook)
-            if callback is not None:
-                try:
-                    callback()
-                except Exception:  # one user's bug must not stop the others from hearing
-                    log.exception("listener callback %s failed", hook)
+        _each(self._hooks, hook)
+
+
+class Poller:
+    """Listening's stand-in where no connection can LISTEN (through a pooler in transaction
+    mode, notifications never reach a client): every ``interval`` seconds, each channel's
+    ``probe`` runs, and a changed answer counts as a notification. So whatever another process
+    announces is heard here within ``interval`` (and the time of one read).
+
+    Its users see the same hooks as the listener's: ``on_connect`` after the first answer
+    (and again after the database is back), ``on_lost`` when a probe fails."""
+
+    def __init__(self, db: Database, *, interval: float = 1.0) -> None:
+        self.db = db
+        self.interval = interval
+        self.listening = False
+        self.sessions = 0  # times polling started answering so far
+        self._hooks: list[Hooks] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, hooks: Hooks) -> None:
+        if self._task is not None:
+            raise RuntimeError("register every user of the poller before starting it")
+        self._hooks.append(hooks)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="notification-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _poll(self) -> None:
+        channels = [c for hooks in self._hooks for c in hooks.channels if c.probe]
+        seen: dict[str, tuple[object, ...]] = {}
+        while True:
+            try:
+                answers = await self.db.read_one(partial(_probe, channels))
+            except Exception as exc:
+                if self.listening:
+                    log.info("not polling for notifications until the database is back: %r", exc)
+                    self.listening = False
+                    _each(self._hooks, "on_lost")
+            else:
+                if not self.listening:
+                    self.listening = True
+                    self.sessions += 1
+                    seen = answers
+                    _each(self._hooks, "on_connect")  # whatever was missed meanwhile
+                for channel in channels:
+                    if answers[channel.name] != seen.get(channel.name):
+                        _callback(channel)(None, 0, channel.name, str(answers[channel.name]))
+                seen = answers
+            await asyncio.sleep(self.interval)
+
+
+async def _probe(channels: list[Channel], conn: AsyncConnection) -> dict[str, tuple[object, ...]]:
+    answers = {}
+    for channel in channels:
+        assert channel.probe is not None
+        rows = await fetch(conn, Statement(channel.probe), {})
+        answers[channel.name] = tuple(rows[0]) if rows else ()
+    return answers
+
+
+def _each(users: list[Hooks], hook: str) -> None:
+    for hooks in users:
+        callback: Callable[[], None] | None = getattr(hooks, hook)
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # one user's bug must not stop the others from hearing
+                log.exception("listener callback %s failed", hook)
 
 
 def _callback(channel: Channel) -> Callable[[object, int, str, str], None]:

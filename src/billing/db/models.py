@@ -247,6 +247,12 @@ class ApiToken(Base):
         CheckConstraint(
             "(kind = 'CLIENT') = (client_id IS NOT NULL)", name="ck_api_tokens_client_kind"
         ),
+        # Revocations, polled where they cannot be heard (see billing.db.token_cache).
+        Index(
+            "ix_api_tokens_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -3,14 +3,15 @@
 A statement the service runs thousands of times with only its parameters changing needs
 nothing of what SQLAlchemy does per call (compiling, caching, processing rows): ``fetch`` sends
 it on the pooled connection's asyncpg connection, which prepares it once per connection and
-keeps it. Statements are written with ``:name`` parameters, as for SQLAlchemy's ``text()``.
+keeps it (unless prepared statements are off: see ``Settings.prepared_statements``).
+Statements are written with ``:name`` parameters, as for SQLAlchemy's ``text()``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +62,33 @@ async def fetch(
     Inside a transaction, the transaction must have been begun on the driver (see
     ``Database.read``): SQLAlchemy begins its own lazily, on its first statement."""
     arguments = [values[name] for name in statement.names]
+    rows: list[Record] = await _call(
+        conn,
+        statement.sql,
+        arguments,
+        lambda driver: driver.fetch(statement.sql, *arguments, record_class=Record),
+    )
+    return rows
+
+
+async def run(conn: AsyncConnection, sql: str) -> None:
+    """Send ``sql``, one or more statements without parameters, in one message (PostgreSQL's
+    simple query protocol): several statements cost one round trip."""
+    await _call(conn, sql, [], lambda driver: driver.execute(sql))
+
+
+async def _call(
+    conn: AsyncConnection,
+    sql: str,
+    arguments: list[object],
+    call: Callable[[Any], Awaitable[Any]],
+) -> Any:
     sync = conn.sync_connection
     assert sync is not None
     if sync.dispatch.before_cursor_execute:  # whoever listens to the engine hears of it too
-        sync.dispatch.before_cursor_execute(sync, None, statement.sql, arguments, None, False)
-    driver = driver_of(conn)
+        sync.dispatch.before_cursor_execute(sync, None, sql, arguments, None, False)
     try:
-        rows: list[Record] = await driver.fetch(statement.sql, *arguments, record_class=Record)
+        return await call(driver_of(conn))
     except asyncpg.PostgresError:
         raise  # the server answered (a serialization failure, say): the connection is sound
     except (Exception, asyncio.CancelledError):
@@ -75,4 +96,3 @@ async def fetch(
         # the call, so it must be told not to take this connection back.
         await conn.invalidate()
         raise
-    return rows

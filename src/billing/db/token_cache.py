@@ -5,7 +5,8 @@ token's hash; it knows nothing of what that is.
 
 A cached token is trusted only while this process hears about every revocation: revoking a
 token notifies the ``billing_tokens`` channel in the same transaction, and the process's one
-listening connection (``billing.db.listener``) hears it. A notification empties the cache; so
+listening connection (``billing.db.listener``) hears it (or, where nothing can listen, its
+poller notices within a second). A notification empties the cache; so
 does losing that connection, and while it is down nothing is cached (every request asks the
 database, as without a cache). Entries also expire after ``ttl`` seconds. Only valid tokens are
 cached: an unknown or revoked secret is looked up every time.
@@ -22,15 +23,20 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from billing.db.listener import Channel, Hooks, Listener
+from billing.db.listener import Channel, Hooks, Listener, Poller
 
 CHANNEL = "billing_tokens"
+# Where revocations cannot be heard, this changes with each (billing.db.listener.Poller). The
+# count sees a revocation whose transaction committed after a later one's.
+PROBE = "SELECT count(*), max(revoked_at) FROM api_tokens WHERE revoked_at IS NOT NULL"
 
 V = TypeVar("V")
 
 
 class TokenCache(Generic[V]):
-    def __init__(self, listener: Listener, *, ttl: float = 60.0, size: int = 10_000) -> None:
+    def __init__(
+        self, listener: Listener | Poller, *, ttl: float = 60.0, size: int = 10_000
+    ) -> None:
         self.ttl = ttl
         self.size = size
         self.generation = 0
@@ -40,7 +46,7 @@ class TokenCache(Generic[V]):
         self.revoked: list[Callable[[], None]] = []
         listener.add(
             Hooks(
-                channels=[Channel(CHANNEL, self._notified)],
+                channels=[Channel(CHANNEL, self._notified, PROBE)],
                 on_connect=self._connected,
                 on_lost=self._lost,
             )

@@ -48,6 +48,8 @@ from billing.domain.records import EventRecord
 log = logging.getLogger(__name__)
 
 CHANNEL = "billing_events"
+# Where notifications cannot be heard, this changes with each (billing.db.listener.Poller).
+PROBE = "SELECT max(horizon) FROM event_relay"
 BATCH = 1000  # events per query
 
 
@@ -129,7 +131,7 @@ class EventHub:
 
     def hooks(self) -> Hooks:
         return Hooks(
-            channels=[Channel(CHANNEL, lambda _payload: self.wake())],
+            channels=[Channel(CHANNEL, lambda _payload: self.wake(), PROBE)],
             on_connect=self._connected,
             on_lost=self._lost,
         )

@@ -1,9 +1,9 @@
 """The relay: events into webhook deliveries, one wake-up per batch, and the deliveries sent.
 
 Every serving process runs one ``Relay``; one of them in the whole deployment leads at a time.
-Leading means holding a session advisory lock on a connection of the relay's own (not one of
-the request pool's): the others try again every ``retry`` seconds, and when the leader's
-connection dies, its lock goes with it and another process takes over.
+Leading means holding an advisory lock in a transaction kept open on a connection of the
+relay's own (not one of the request pool's): the others try again every ``retry`` seconds,
+and when the leader's connection dies, its lock goes with it and another process takes over.
 
 The leader, every ``BILLING_EVENTS_RELAY_INTERVAL`` seconds:
 
@@ -32,14 +32,15 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from billing.config import Settings
-from billing.db.engine import drop_dead_peers, server_settings
+from billing.db.engine import create_engine, transaction_settings
 from billing.db.migrate import MIGRATION_LOCK
+from billing.db.statements import driver_of
 from billing.domain import deliveries
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 from billing.events import signing
@@ -57,6 +58,7 @@ BATCHES = 10  # statements per round, so that deliveries are started in between
 RESCAN = 1.0  # seconds: due deliveries are looked for at least this often
 SWEEP = 1.0  # seconds between two sweeps for lapsed holds
 STOP_TIMEOUT = 5.0  # seconds
+LOCK_CHECK = 2.0  # seconds between two looks at the leader's lock connection
 AFTER_LOSS = 5  # a leader that lost its connection waits this many retries: others go first
 
 
@@ -89,26 +91,16 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        engine = create_async_engine(
+        self._engine = create_engine(
+            self.settings,
             self.url,
-            poolclass=NullPool,  # closing the connection ends the session, and the lock
-            isolation_level="AUTOCOMMIT",  # every statement is a transaction of its own
-            hide_parameters=True,
-            connect_args={
-                "timeout": self.settings.connect_timeout,
-                "server_settings": {
-                    **server_settings(self.settings),
-                    "application_name": APPLICATION_NAME,
-                    "default_transaction_isolation": "read committed",
-                },
+            session={
+                "application_name": APPLICATION_NAME,
+                "default_transaction_isolation": "read committed",
             },
+            poolclass=NullPool,  # closing a connection ends its session
+            isolation_level="AUTOCOMMIT",  # every statement is a transaction of its own
         )
-
-        def on_connect(dbapi_connection: Any, record: Any) -> None:
-            drop_dead_peers(dbapi_connection.driver_connection, self.settings.tcp_timeout)
-
-        event.listen(engine.sync_engine.pool, "connect", on_connect)
-        self._engine = engine
         self._task = asyncio.create_task(self._run(), name="events-relay")
 
     async def stop(self) -> None:
@@ -143,23 +135,35 @@ class Relay:
             await asyncio.sleep(self.retry * (AFTER_LOSS if self._took else 1))
 
     async def _term(self) -> None:
-        """Lead while this process holds the lock; return at once if another one does."""
+        """Lead while this process holds the lock; return at once if another one does.
+
+        The lock is a transaction's, held by a transaction kept open on a connection of its
+        own for the whole term (through a pooler in transaction mode, that keeps one server
+        session for it; a session lock would stay on a session others then use). The leader
+        works on a second connection. The term ends as soon as the first is seen lost (the
+        lock with it): the driver tells when the server ends it or its socket closes, and a
+        look at it every ``LOCK_CHECK`` seconds finds a silent loss. The open transaction has
+        taken no snapshot and written nothing, so it holds back no vacuum."""
         assert self._engine is not None
-        async with self._engine.connect() as conn:
-            taken = await conn.scalar(
-                text("SELECT pg_try_advisory_lock(:class, :key)"),
-                {"class": LOCK[0], "key": LOCK[1]},
+        async with self._engine.connect() as lock:
+            holder = driver_of(lock)
+            await holder.execute(
+                f"BEGIN ISOLATION LEVEL READ COMMITTED{transaction_settings(self.settings)}"
             )
-            if not taken:
+            if not await holder.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", *LOCK):
+                await holder.execute("ROLLBACK")
                 return
+            lost = asyncio.Event()
+            holder.add_termination_listener(lambda _: lost.set())
             log.info("events relay: leading")
             self._took = self.leading = True
             try:
-                await self._lead(conn)
+                async with self._engine.connect() as conn:
+                    await self._lead(conn, holder, lost)
             finally:
                 self.leading = False
 
-    async def _lead(self, conn: AsyncConnection) -> None:
+    async def _lead(self, conn: AsyncConnection, holder: Any, lost: asyncio.Event) -> None:
         settings = self.settings
         loop = asyncio.get_running_loop()
         sender = Sender(
@@ -171,10 +175,16 @@ class Relay:
         ended: list[deliveries.Attempt] = []
         wake = asyncio.Event()
         next_scan = 0.0
+        next_check = loop.time() + LOCK_CHECK
         sweeping = None if self.sweep is None else asyncio.create_task(self._sweeping(self.sweep))
         try:
             while True:
                 wake.clear()
+                if lost.is_set():
+                    raise ConnectionError("the leader's lock connection was lost")
+                if loop.time() >= next_check:  # still holding the lock (raises if not)
+                    await holder.execute("SELECT 1")
+                    next_check = loop.time() + LOCK_CHECK
                 look = False
                 while ended:
                     attempt = ended.pop(0)

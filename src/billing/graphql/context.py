@@ -21,6 +21,11 @@ from billing.domain.access import Actor
 from billing.domain.records import ClientRecord, WalletRecord
 from billing.events.hub import EventHub
 
+# The header a caller sends to have a query read on the primary (``primary``), and the one that
+# tells it where a query read.
+READ_HEADER = "Billing-Read"
+READ_FROM = "Billing-Read-From"
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -156,11 +161,24 @@ class Context:
     socket: Socket | None = None  # set on WebSockets only
     # The connection_init payload (WebSockets only; set by Strawberry).
     connection_params: dict[str, object] | None = None
+    # Where a query reads, when the service has a read replica (None: it has none): the
+    # standby, or the primary (it lags, or the caller asked; see billing.db.replica).
+    reads: Database | None = None
     reader: Reader = field(init=False)
     _loaders: Loaders | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.reader = Reader(self.db)
+
+    def query(self) -> None:
+        """The operation is a query: it reads where ``reads`` says, and the answer says where
+        (``Billing-Read-From``). Mutations read on the primary."""
+        if self.reads is None:
+            return
+        self.reader = Reader(self.reads)
+        if not isinstance(self.response, WebSocket):
+            source = "primary" if self.reads is self.db else "replica"
+            self.response.headers[READ_FROM] = source
 
     @property
     def loaders(self) -> Loaders:

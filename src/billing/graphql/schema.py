@@ -145,6 +145,8 @@ class OperationEnd(SchemaExtension):
         document = execution.graphql_document
         chosen = selected(document, execution.operation_name) if document else None
         if chosen is not None and isinstance(context, Context):
+            if operation_type(chosen) is OperationType.QUERY:
+                context.query()
             context.reader.one_statement = one_statement(chosen)
         yield
 
@@ -220,6 +222,8 @@ class BillingSchema(strawberry.Schema):
                 allowed_operation_types,
                 operation_extensions,
             )
+        if operation is OperationType.QUERY:
+            context_value.query()
         context_value.reader.one_statement = one_statement(chosen)
         try:
             done = execute(

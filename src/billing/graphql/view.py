@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import AsyncGenerator
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -40,10 +40,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from billing.config import Settings
+from billing.db.database import Database
 from billing.domain import tokens
 from billing.domain.access import NOBODY, Actor
 from billing.errors import ServiceUnavailable
-from billing.graphql.context import Context, ResponseHead, Socket
+from billing.graphql.context import READ_HEADER, Context, ResponseHead, Socket
 from billing.graphql.documents import selected
 from billing.graphql.scalars import JsonNumber
 from billing.graphql.schema import BillingSchema, request_error
@@ -234,7 +235,7 @@ class BillingGraphQL(GraphQL[Context, None]):
         found = self._direct_request(scope, body)
         if found is None:
             return False
-        query, variables, operation_name, authorization = found
+        query, variables, operation_name, authorization, read = found
         state = scope["app"].state
         actor = await authenticate_secret(
             state, secret_of(authorization.decode("latin-1")), json_error
@@ -243,16 +244,17 @@ class BillingGraphQL(GraphQL[Context, None]):
             await actor(scope, _no_receive, send)
             return True
         head = ResponseHead()
-        context = Context(
-            request=None,
-            response=head,
-            db=state.db,
-            request_id=scope["state"]["request_id"],
-            actor=actor,
-            default_currency=state.default_currency,
-            webhooks_allow_private=self.webhooks_allow_private,
-        )
         try:
+            context = Context(
+                request=None,
+                response=head,
+                db=state.db,
+                request_id=scope["state"]["request_id"],
+                actor=actor,
+                default_currency=state.default_currency,
+                webhooks_allow_private=self.webhooks_allow_private,
+                reads=reads_for(state, read.decode("latin-1")),
+            )
             _refuse_subscription(query, operation_name)
             result = await self.schema.execute(
                 query,
@@ -280,12 +282,12 @@ class BillingGraphQL(GraphQL[Context, None]):
 
     def _direct_request(
         self, scope: Scope, body: bytes
-    ) -> tuple[str, dict[str, object] | None, str | None, bytes] | None:
-        """A POST's query, variables, operation name and Authorization header, if ``direct``
-        serves it."""
+    ) -> tuple[str, dict[str, object] | None, str | None, bytes, bytes] | None:
+        """A POST's query, variables, operation name, Authorization and Billing-Read headers,
+        if ``direct`` serves it."""
         if scope["method"] != "POST":
             return None
-        content_type = accept = authorization = b""
+        content_type = accept = authorization = read = b""
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -293,6 +295,8 @@ class BillingGraphQL(GraphQL[Context, None]):
                 accept = value
             elif name == b"authorization":
                 authorization = value
+            elif name == b"billing-read":
+                read = value
         if (
             content_type.partition(b";")[0].strip().lower() != b"application/json"
             or b"multipart/mixed" in accept
@@ -316,7 +320,7 @@ class BillingGraphQL(GraphQL[Context, None]):
             or data.get("extensions") is not None
         ):
             return None
-        return query, variables, operation_name, authorization
+        return query, variables, operation_name, authorization, read
 
     def encode_json(self, data: object) -> str:
         # Text: WebSocket messages are sent as text frames (bytes would go as binary ones).
@@ -367,6 +371,7 @@ class BillingGraphQL(GraphQL[Context, None]):
             actor=request.state.actor,
             default_currency=state.default_currency,
             webhooks_allow_private=self.webhooks_allow_private,
+            reads=reads_for(state, request.headers.get(READ_HEADER, "")),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -398,3 +403,16 @@ def _init_secret(params: dict[str, object] | None) -> str | None:
             if scheme.lower() == "bearer" and secret:
                 return secret
     return None
+
+
+def reads_for(state: Any, asked: str) -> Database | None:
+    """Where a query of this request reads (see ``Context.reads``): the primary if the caller
+    asks for it with ``Billing-Read: primary``, else where the read replica says."""
+    replica = getattr(state, "replica", None)
+    asked = asked.strip().lower()
+    if asked not in {"", "any", "primary"}:
+        raise HTTPException(400, f"{READ_HEADER} must be 'primary' or 'any'")
+    if replica is None:
+        return None
+    chosen: Database = state.db if asked == "primary" else replica.for_queries()
+    return chosen

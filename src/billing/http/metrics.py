@@ -111,6 +111,13 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.replica_lag = Gauge(
+            "billing_read_replica_lag_seconds",
+            "How far the read replica lags behind the primary, as last measured (-1: unknown,"
+            " queries read on the primary).",
+            registry=registry,
+            multiprocess_mode="max",
+        )
         self._http: dict[tuple[str, int], Counter] = {}
         self._operations: dict[tuple[str, str], Counter] = {}
         self._durations: dict[str, Histogram] = {}
@@ -153,6 +160,10 @@ class Metrics:
             return
         self.pool_size.set(pool.size())
         self.pool_max_overflow.set(max_overflow)
+
+    def lag(self, seconds: float | None) -> None:
+        """The read replica's lag as last measured (``ReadReplica.on_lag``)."""
+        self.replica_lag.set(-1 if seconds is None else seconds)
 
     def in_use(self, connections: int) -> None:
         """Requests hold this many database connections now (``Database.on_in_use``)."""
