@@ -34,8 +34,16 @@ class ApiServer:
     spawned, whose id is that child's pid.
     """
 
-    def __init__(self, url: str, workers: int, logs: Path, headers: list[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        workers: int,
+        logs: Path,
+        headers: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workers = workers
+        self.env = env or {}  # BILLING_* settings besides the database URL
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/graphql"
         self.stderr_path = logs / f"api-{workers}w-{self.port}.err"
@@ -54,6 +62,7 @@ class ApiServer:
         """Start and wait until a GraphQL read answers; returns the seconds it took."""
         env = dict(os.environ)
         env["BILLING_DATABASE_URL"] = self._db_url
+        env.update(self.env)
         env.setdefault("BILLING_LOG_LEVEL", "INFO")  # retries are counted from INFO lines
         started = time.perf_counter()
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:

@@ -192,8 +192,11 @@ async def wrk(job: Job, *, binary: str, url: str, scratch: Path, headers: list[s
     )
 
 
-async def httpload(job: Job, *, url: str, scratch: Path, headers: list[str]) -> Load:
-    argv = [sys.executable, "-m", "tpbench.httpload", f"--url={url}", *_job_args(job)]
+async def httpload(job: Job, *, url: str | list[str], scratch: Path, headers: list[str]) -> Load:
+    """``url``: one server's, or several (the clients spread evenly over them)."""
+    urls = [url] if isinstance(url, str) else url
+    argv = [sys.executable, "-m", "tpbench.httpload", *(f"--url={u}" for u in urls)]
+    argv += _job_args(job)
     argv += [f"--header={h}" for h in headers]
     return await _python_generator(argv, job.seconds, scratch)
 

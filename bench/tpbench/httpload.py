@@ -102,13 +102,14 @@ async def run(args: argparse.Namespace) -> Load:
         async def worker(n: int) -> None:
             nonlocal socket_errors
             rng = random.Random(args.seed * 1000 + n)  # load, not secrets
+            url = args.url[n % len(args.url)]  # several servers: clients spread evenly
             while loop.time() < stop_at:
                 body: bytes | None = body_for(args.kind, args.first, args.count, rng, args.amount)
                 t0 = loop.time()
                 lost = False
                 while body is not None:  # hold-capture: the capture follows its hold
                     try:
-                        response = await http.post(args.url, content=body)
+                        response = await http.post(url, content=body)
                     except httpx.HTTPError:
                         socket_errors += 1
                         lost = True
@@ -138,7 +139,7 @@ async def run(args: argparse.Namespace) -> Load:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="httpx load generator for the GraphQL API")
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", action="append", required=True, help="again for more servers")
     parser.add_argument("--kind", choices=KINDS, required=True)
     parser.add_argument("--first", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
