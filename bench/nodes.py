@@ -193,7 +193,8 @@ async def run(args: argparse.Namespace, url: str, bouncer: PgBouncer, scratch: P
         )
         base = base or rate
         if config == "direct" and connections(nodes) > limit:
-            note = note or f"needs up to {connections(nodes)} connections; max_connections {limit}"
+            over = f"may need {connections(nodes)} connections; max_connections {limit}"
+            note = "; ".join(filter(None, [over, note]))
         rows.append(
             Row(config, nodes, connections(nodes), most, rate, rate / base, p50, p99, failed, note)
         )
