@@ -203,8 +203,14 @@ async def test_a_standby_that_does_not_answer_is_left_for_the_primary(
 
 
 async def test_an_unknown_read_preference_is_refused(caller: Caller) -> None:
-    response = await caller.client.post(
-        "/graphql", json={"query": "{ __typename }"}, headers={"Billing-Read": "standby"}
-    )
-    assert response.status_code == 400
-    assert "Billing-Read" in response.text
+    refused = [
+        await caller.client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"Billing-Read": "standby"}
+        ),
+        await caller.client.get(
+            "/graphql", params={"query": "{ __typename }"}, headers={"Billing-Read": "standby"}
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 400, response.text
+        assert "Billing-Read" in response.text
