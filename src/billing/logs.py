@@ -13,11 +13,22 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Literal
 
+import orjson
+
 FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 
 LogFormat = Literal["auto", "json", "text"]
 
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # made once: a line per request
+_stdlib_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _encode(line: dict[str, object]) -> str:
+    """A line as JSON: orjson (a line per request), else the standard library for what orjson
+    refuses (an integer beyond 64 bits, a lone surrogate)."""
+    try:
+        return orjson.dumps(line, default=str).decode()
+    except TypeError:
+        return _stdlib_encode(line)
 
 
 class JsonFormatter(logging.Formatter):

@@ -202,11 +202,7 @@ class Database:
         """
         loop = asyncio.get_running_loop()
         slots = self._free if slots is None else slots
-        try:
-            async with asyncio.timeout_at(min(deadline, loop.time() + self.pool_timeout)):
-                await slots.acquire()
-        except TimeoutError:
-            raise NoFreeConnection() from None
+        await self._slot(slots, deadline)
         try:
             conn = await self._take(deadline)
             self._in_use += 1
@@ -260,6 +256,18 @@ class Database:
                 self.on_in_use(self._in_use)
         finally:
             slots.release()
+
+    async def _slot(self, slots: asyncio.Semaphore, deadline: float) -> None:
+        """One of ``slots``; NoFreeConnection after ``pool_timeout`` (or at the deadline)."""
+        if not slots.locked():
+            await slots.acquire()  # taken at once: no timer armed (it would cost every request)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(min(deadline, loop.time() + self.pool_timeout)):
+                await slots.acquire()
+        except TimeoutError:
+            raise NoFreeConnection() from None
 
     async def _take(self, deadline: float) -> AsyncConnection:
         """A kept connection that still looks sound, else a new one from the engine."""

@@ -40,13 +40,18 @@ class KeyedLocks:
             self._locks.setdefault(key, asyncio.Lock())
         held: list[asyncio.Lock] = []
         try:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    for key in keys:
-                        await self._locks[key].acquire()
-                        held.append(self._locks[key])
-            except TimeoutError:
-                raise ServiceUnavailable(busy=True) from None
+            if contended:  # a wait is possible: bound it (a timer costs every request)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        for key in keys:
+                            await self._locks[key].acquire()
+                            held.append(self._locks[key])
+                except TimeoutError:
+                    raise ServiceUnavailable(busy=True) from None
+            else:  # every lock is new, so free: taken at once
+                for key in keys:
+                    await self._locks[key].acquire()
+                    held.append(self._locks[key])
             yield contended
         finally:
             for lock in reversed(held):

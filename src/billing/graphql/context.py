@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -101,32 +102,57 @@ class Loader(Generic[K, V]):
     def __init__(
         self, reader: Reader, fetch: Fetch[K, V], owner: int | None, missing: Callable[[], V]
     ) -> None:
-        async def load(keys: list[K]) -> list[V]:
-            found = await reader.run(lambda conn: fetch(conn, keys, owner))
-            return [found.get(k, missing()) for k in keys]
+        self._reader = reader
+        self._fetch = fetch
+        self._owner = owner
+        self._missing = missing
+        self._loader: DataLoader[K, V] | None = None  # made on the first load that batches
 
-        self._loader = DataLoader(load_fn=load)
+    async def _load(self, keys: Sequence[K]) -> list[V]:
+        found = await self._reader.run(lambda conn: self._fetch(conn, keys, self._owner))
+        return [found.get(k, self._missing()) for k in keys]
 
     def load(self, key: K) -> Awaitable[V]:
-        return asyncio.shield(self._loader.load(key))
+        if self._loader is None and self._reader.one_statement:
+            # The document's one read (see Reader): nothing to batch or share it with.
+            return self._one(key)
+        return asyncio.shield(self._batched().load(key))
 
     def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]:
-        return asyncio.shield(self._loader.load_many(keys))
+        return asyncio.shield(self._batched().load_many(keys))
+
+    async def _one(self, key: K) -> V:
+        return (await self._load([key]))[0]
+
+    def _batched(self) -> DataLoader[K, V]:
+        if self._loader is None:
+            self._loader = DataLoader(load_fn=self._load)
+        return self._loader
 
 
 class Loaders:
-    """Batched reads of what the caller may see (``owner``: a client token's client)."""
+    """Batched reads of what the caller may see (``owner``: a client token's client), each
+    made on first use."""
 
     def __init__(self, reader: Reader, owner: int | None) -> None:
-        self.client: Loader[int, ClientRecord | None] = Loader(
-            reader, reads.clients_by_id, owner, lambda: None
-        )
-        self.wallet: Loader[int, WalletRecord | None] = Loader(
-            reader, reads.wallets_by_id, owner, lambda: None
-        )
-        self.wallets_of_client: Loader[int, list[WalletRecord]] = Loader(
-            reader, reads.wallets_by_client, owner, list
-        )
+        self._reader = reader
+        self._owner = owner
+
+    @cached_property
+    def client(self) -> Loader[int, ClientRecord | None]:
+        return Loader(self._reader, reads.clients_by_id, self._owner, _none)
+
+    @cached_property
+    def wallet(self) -> Loader[int, WalletRecord | None]:
+        return Loader(self._reader, reads.wallets_by_id, self._owner, _none)
+
+    @cached_property
+    def wallets_of_client(self) -> Loader[int, list[WalletRecord]]:
+        return Loader(self._reader, reads.wallets_by_client, self._owner, list)
+
+
+def _none() -> None:
+    return None
 
 
 @dataclass
