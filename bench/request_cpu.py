@@ -281,17 +281,36 @@ async def measure(url: str, options: argparse.Namespace) -> list[tuple[str, list
         for name in options.scenarios:
             scenario = SCENARIOS[name]
             wallets = Wallets(seeded.first, seeded.count, seed=len(results))
-            await run_rounds(scenario, client.send, wallets, options.clients, options.warm_up)
-            rounds = [
-                await run_rounds(scenario, client.send, wallets, options.clients, options.requests)
-                for _ in range(options.rounds)
-            ]
-            results.append((name, rounds))
-            median = statistics.median(rounds)
-            print(f"  {name:<16} {median * 1e6:7.0f} µs per request", file=sys.stderr, flush=True)
+            # With --general, rounds on compiled plans and on the general executor take turns.
+            variants = {name: True, f"{name} (general)": False} if options.general else {name: True}
+            rounds: dict[str, list[float]] = {label: [] for label in variants}
+            for compiled in variants.values():
+                compiled_documents(compiled)
+                await run_rounds(scenario, client.send, wallets, options.clients, options.warm_up)
+            for _ in range(options.rounds):
+                for label, compiled in variants.items():
+                    compiled_documents(compiled)
+                    rounds[label].append(
+                        await run_rounds(
+                            scenario, client.send, wallets, options.clients, options.requests
+                        )
+                    )
+            compiled_documents(True)
+            for label, measured in rounds.items():
+                results.append((label, measured))
+                median = statistics.median(measured) * 1e6
+                print(f"  {label:<26} {median:7.0f} µs per request", file=sys.stderr, flush=True)
         return results
     finally:
         await stop()
+
+
+def compiled_documents(on: bool) -> None:
+    """Whether documents that compile run on their compiled plan (billing.graphql.compiled)."""
+    from billing.graphql.schema import BillingSchema
+
+    if hasattr(BillingSchema, "compile_documents"):  # versions before it have none
+        BillingSchema.compile_documents = on
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -311,6 +330,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warm-up", type=int, default=500, help="requests before measuring")
     parser.add_argument("--wallets", type=int, default=10_000)
+    parser.add_argument(
+        "--general",
+        action="store_true",
+        help="also run each scenario on graphql-core's general executor (compiled plans off),"
+        " its rounds taking turns with the compiled ones'",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--before", type=Path, help="results (--json) of the version before")
     parser.add_argument("--chart", type=Path, help="draw both, before and now, as a PNG here")

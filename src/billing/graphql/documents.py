@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import (
     ASTValidationRule,
@@ -25,6 +25,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
+
+from billing.graphql.compiled import Compiled
 
 # Queries of one object that one statement reads whole: the root field, and the fields of its
 # object that the statement's row answers (billing.domain.reads). A query asking for nothing
@@ -39,6 +41,9 @@ ONE_STATEMENT_READS: dict[str, frozenset[str]] = {
 class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]  # empty when the document is valid
+    # Each operation's compiled plan by operation name, once asked for (None: it does not
+    # compile; see billing.graphql.compiled).
+    plans: dict[str | None, Compiled | None] = field(default_factory=dict)
 
 
 def selected(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

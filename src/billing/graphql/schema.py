@@ -11,7 +11,13 @@ from inspect import isawaitable
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule, execute
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    execute,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
@@ -22,10 +28,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from billing.errors import ServiceUnavailable
+from billing.graphql.compiled import Compiled, compile_
 from billing.graphql.context import Context
 from billing.graphql.conversion import plan_inputs
 from billing.graphql.documents import (
     DocumentLimits,
+    Prepared,
     PreparedDocuments,
     one_statement,
     operation_type,
@@ -178,6 +186,9 @@ class BillingSchema(strawberry.Schema):
 
     documents: PreparedDocuments
     policy: ErrorPolicy
+    # Whether documents that compile run on their compiled plan (billing.graphql.compiled)
+    # rather than on graphql-core's executor; the tests compare both.
+    compile_documents: bool = True
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -225,17 +236,21 @@ class BillingSchema(strawberry.Schema):
         if operation is OperationType.QUERY:
             context_value.query()
         context_value.reader.one_statement = one_statement(chosen)
+        plan = self._plan(prepared, chosen, operation_name)
         try:
-            done = execute(
-                self._schema,
-                prepared.document,
-                root_value=root_value,
-                context_value=context_value,
-                variable_values=variable_values,
-                operation_name=operation_name,
-                executor_class=self.execution_context_class,
-            )
-            result = await done if isawaitable(done) else done
+            if plan is not None:
+                result = await plan.run(root_value, context_value, variable_values)
+            else:
+                done = execute(
+                    self._schema,
+                    prepared.document,
+                    root_value=root_value,
+                    context_value=context_value,
+                    variable_values=variable_values,
+                    operation_name=operation_name,
+                    executor_class=self.execution_context_class,
+                )
+                result = await done if isawaitable(done) else done
         finally:
             await context_value.reader.close()
         errors = result.errors
@@ -243,6 +258,17 @@ class BillingSchema(strawberry.Schema):
             errors = self.policy.translate(errors, context_value, operation)
         observe_operation(prepared.document, operation_name, errors)
         return ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)
+
+    def _plan(
+        self, prepared: Prepared, chosen: OperationDefinitionNode, name: str | None
+    ) -> Compiled | None:
+        """The compiled plan of the operation ``chosen`` (see billing.graphql.compiled), made
+        on its first run; None when it does not compile or ``compile_documents`` is off."""
+        if not self.compile_documents:
+            return None
+        if name not in prepared.plans:
+            prepared.plans[name] = compile_(self._schema, prepared.document, chosen)
+        return prepared.plans[name]
 
 
 DOCUMENT_CACHE_SIZE = 512

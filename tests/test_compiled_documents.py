@@ -1,0 +1,345 @@
+"""Compiled plans (billing.graphql.compiled) answer exactly as graphql-core's executor does.
+
+Two levels: a small schema of its own, where answers can be made to go wrong in every way
+the specification describes (nulls where none may be, values a scalar refuses, resolvers that
+raise), each document run both ways and compared; and the service itself over HTTP, where
+the documents clients send run with compiled plans on and off and must answer alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+import strawberry
+from graphql import ExecutionResult, execute, parse
+from starlette.applications import Starlette
+
+from billing.graphql.compiled import Compiled, compile_
+from billing.graphql.documents import selected
+from billing.graphql.schema import BillingSchema
+from billing.graphql.schema import schema as billing_schema
+from support.api import Api, api_for, new_token
+
+OPERATIONS = Path(__file__).resolve().parents[1] / "clients" / "operations"
+
+
+@strawberry.type
+class Leaf:
+    name: str
+    maybe: str | None = None
+
+
+@strawberry.interface
+class Named:
+    label: str
+
+
+@strawberry.type
+class Thing(Named):
+    id: strawberry.ID
+    count: int
+    tags: list[str | None]
+    leaves: list[Leaf]
+    nested: Leaf | None
+    must: Leaf
+
+
+@strawberry.type
+class Oops(Named):
+    code: str
+
+
+Outcome = Annotated[Thing | Oops, strawberry.union("Outcome")]
+
+
+def thing(**changes: Any) -> Thing:
+    fields: dict[str, Any] = {
+        "label": "a thing",
+        "id": strawberry.ID("7"),
+        "count": 3,
+        "tags": ["x", None],
+        "leaves": [Leaf(name="one"), Leaf(name="two", maybe="2")],
+        "nested": Leaf(name="n"),
+        "must": Leaf(name="m"),
+    }
+    fields.update(changes)
+    return Thing(**fields)
+
+
+# What the root resolvers answer, by the ``kind`` argument.
+ANSWERS: dict[str, Any] = {
+    "plain": thing(),
+    "oops": Oops(label="refused", code="NOPE"),
+    "null-count": thing(count=None),  # Int! is null: the thing becomes null
+    "null-leaf-name": thing(nested=Leaf(name=None)),  # type: ignore[arg-type]
+    "null-in-leaves": thing(leaves=[Leaf(name="one"), None]),  # [Leaf!]!: the thing is null
+    "null-must-name": thing(must=Leaf(name=None)),  # type: ignore[arg-type]
+    "bad-count": thing(count="many"),  # Int cannot represent it
+    "bad-tag": thing(tags=["x", {"not": "a string"}]),
+    "not-a-list": thing(tags=5),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def outcome(self, kind: str) -> Outcome | None:
+        if kind == "raise":
+            raise RuntimeError("the resolver failed")
+        return ANSWERS[kind]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def must_outcome(self, kind: str) -> Outcome:
+        if kind == "raise":
+            raise RuntimeError("the resolver failed")
+        return ANSWERS[kind]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def leaf(self) -> Leaf:
+        return Leaf(name="root")
+
+
+SMALL = strawberry.Schema(query=Query)
+
+SELECTION = """
+  __typename
+  ... on Named { label }
+  ... on Thing { id count tags leaves { name maybe } nested { name } must { name } }
+  ... on Oops { code label }
+  ...More
+"""
+FRAGMENT = "fragment More on Thing { again: count nested { maybe } }"
+
+DOCUMENTS = [
+    f"query($kind: String!) {{ outcome(kind: $kind) {{ {SELECTION} }} }} {FRAGMENT}",
+    f"query($kind: String!) {{ it: mustOutcome(kind: $kind) {{ {SELECTION} }} }} {FRAGMENT}",
+]
+
+
+async def both_ways(text: str, variables: dict[str, Any]) -> tuple[ExecutionResult, ...]:
+    document = parse(text)
+    operation = selected(document, None)
+    assert operation is not None
+    plan = compile_(SMALL._schema, document, operation)
+    assert plan is not None, "the document compiles"
+    general = execute(SMALL._schema, document, variable_values=variables)
+    if not isinstance(general, ExecutionResult):
+        general = await general
+    return await plan.run(None, None, variables), general
+
+
+def answer(result: ExecutionResult) -> tuple[Any, list[Any]]:
+    errors = sorted((e.formatted for e in result.errors or []), key=lambda e: str(e.get("path")))
+    return result.data, errors
+
+
+@pytest.mark.parametrize("kind", [*ANSWERS, "raise"])
+@pytest.mark.parametrize("text", DOCUMENTS, ids=["nullable-root", "non-null-root"])
+async def test_a_compiled_plan_answers_as_the_executor(text: str, kind: str) -> None:
+    # when
+    compiled, general = await both_ways(text, {"kind": kind})
+    # then
+    assert answer(compiled) == answer(general)
+
+
+async def test_the_cases_above_do_go_wrong_as_intended() -> None:
+    # Without this, the comparisons above could all be of answers without errors.
+    compiled, _ = await both_ways(DOCUMENTS[0], {"kind": "null-in-leaves"})
+    assert compiled.data == {"outcome": None}
+    assert compiled.errors is not None
+    assert compiled.errors[0].message == "Cannot return null for non-nullable field Thing.leaves."
+    assert compiled.errors[0].path == ["outcome", "leaves", 1]
+    compiled, _ = await both_ways(DOCUMENTS[1], {"kind": "raise"})
+    assert compiled.data is None
+    compiled, _ = await both_ways(DOCUMENTS[0], {"kind": "null-leaf-name"})
+    assert compiled.data is not None
+    assert compiled.data["outcome"]["nested"] is None
+
+
+async def test_variables_are_coerced_as_the_executor_does() -> None:
+    for variables in ({}, {"kind": 5}, {"kind": None}):
+        compiled, general = await both_ways(DOCUMENTS[0], variables)
+        assert compiled.errors, variables
+        assert answer(compiled) == answer(general)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{ outcome(kind: "plain") { ... on Thing { count @include(if: true) } } }',
+        "{ __typename }",
+        "{ leaf { name } other: leaf { name } }",
+        "query @deprecated { leaf { name } }",
+    ],
+    ids=["directive", "introspection", "two-root-fields", "operation-directive"],
+)
+def test_documents_the_plan_does_not_cover_take_the_executor(text: str) -> None:
+    document = parse(text)
+    operation = selected(document, None)
+    assert operation is not None
+    assert compile_(SMALL._schema, document, operation) is None
+
+
+def compiles(name: str) -> bool:
+    document = parse((OPERATIONS / f"{name}.graphql").read_text())
+    operation = selected(document, None)
+    assert operation is not None
+    return compile_(billing_schema._schema, document, operation) is not None
+
+
+def test_which_client_documents_compile() -> None:
+    # Plain answers compile; answers with fields that read the database do not.
+    assert compiles("Transfer")
+    assert compiles("Resupply")
+    assert compiles("CreateClient")
+    assert not compiles("Wallet")  # its history and holds are read by resolvers
+    assert not compiles("WalletEvents")  # a subscription
+
+
+# The service: the same document, compiled plans on, then off.
+
+TRANSFER = (OPERATIONS / "Transfer.graphql").read_text()
+RESUPPLY = (OPERATIONS / "Resupply.graphql").read_text()
+READ = "query($id: ID!) { wallet(id: $id) { __typename id balance currency } }"
+READ_ALIASED = (
+    "query($id: ID!) { w: wallet(id: $id) { b: balance ...F } } fragment F on Wallet { id }"
+)
+SUMMARY = "{ ledgerSummary { wallets totalBalance currencies { currency totalBalance } } }"
+
+
+@pytest.fixture
+def general_too(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Runs a document with compiled plans, then on the general executor; counts plan runs."""
+    runs: list[str] = []
+    real_run = Compiled.run
+
+    async def counted(self: Compiled, *args: Any) -> ExecutionResult:
+        runs.append(self.key)
+        return await real_run(self, *args)
+
+    monkeypatch.setattr(Compiled, "run", counted)
+
+    async def run(api: Api, text: str, variables: dict[str, Any]) -> tuple[Any, Any]:
+        # The general executor first: it also answers a document's first request, which
+        # parses and validates it.
+        before = len(runs)
+        monkeypatch.setattr(BillingSchema, "compile_documents", False)
+        general = (await api.post(text, variables)).json()
+        monkeypatch.setattr(BillingSchema, "compile_documents", True)
+        assert len(runs) == before, "the general executor answered"
+        compiled = (await api.post(text, variables)).json()
+        assert len(runs) == before + 1, "the compiled plan answered"
+        return compiled, general
+
+    return run
+
+
+def transfer_variables(source: str, target: str, amount: str, **more: Any) -> dict[str, Any]:
+    return {"walletFromId": source, "walletToId": target, "amount": amount, **more}
+
+
+async def test_reads_answer_alike(api: Api, general_too: Any) -> None:
+    # given
+    _, wallet = await api.create_client("reader")
+    await api.resupply(wallet, "12.34")
+    for text, variables in [
+        (READ, {"id": wallet}),
+        (READ, {"id": "999999"}),
+        (READ, {"id": "not-a-number"}),
+        (READ, {"id": None}),
+        (READ_ALIASED, {"id": wallet}),
+        (SUMMARY, {}),
+    ]:
+        # when
+        compiled, general = await general_too(api, text, variables)
+        # then
+        assert compiled == general, (text, variables)
+    assert compiled["data"]["ledgerSummary"]["wallets"] >= 1
+
+
+async def test_refusals_answer_alike_and_change_nothing(api: Api, general_too: Any) -> None:
+    # given
+    _, payer = await api.create_client("payer")
+    _, payee = await api.create_client("payee")
+    await api.resupply(payer, "10.00")
+    cases = [
+        transfer_variables(payer, payee, "10.01"),  # InsufficientFunds
+        transfer_variables(payer, "999999", "1.00"),  # WalletNotFound
+        transfer_variables(payer, payer, "1.00"),  # InvalidInput: the same wallet
+        transfer_variables(payer, payee, "-1.00"),  # InvalidInput: not positive
+        transfer_variables(payer, payee, "abc"),  # not Money: a request error
+        {"walletFromId": payer, "amount": "1.00"},  # a required variable missing
+    ]
+    for variables in cases:
+        # when
+        compiled, general = await general_too(api, TRANSFER, variables)
+        # then
+        assert compiled == general, variables
+    assert await api.balance(payer) == "10.00"
+    assert await api.balance(payee) == "0.00"
+
+
+async def test_another_clients_wallet_is_refused_alike(app: Starlette, general_too: Any) -> None:
+    # given: a client token, and a wallet of another client
+    operator = await new_token(app)
+    async with api_for(app, operator) as api:
+        mine_client, mine = await api.create_client("mine")
+        _, theirs = await api.create_client("theirs")
+        await api.resupply(theirs, "5.00")
+    async with api_for(app, await new_token(app, client_id=int(mine_client))) as client:
+        # when
+        compiled, general = await general_too(
+            client, TRANSFER, transfer_variables(theirs, mine, "1.00")
+        )
+        read_compiled, read_general = await general_too(client, READ, {"id": theirs})
+    # then
+    assert compiled == general
+    assert compiled["data"]["transfer"]["__typename"] != "TransferSuccess"
+    assert read_compiled == read_general == {"data": {"wallet": None}}
+
+
+async def test_a_payment_and_its_replay_answer_alike(api: Api, general_too: Any) -> None:
+    # given
+    _, payer = await api.create_client("payer")
+    _, payee = await api.create_client("payee")
+    await api.resupply(payer, "10.00")
+    variables = transfer_variables(payer, payee, "2.50", idempotencyKey="compiled-1")
+    # when: the first runs on the general executor, its replay on the compiled plan
+    replay, first = await general_too(api, TRANSFER, variables)
+    dry, dry_general = await general_too(
+        api, TRANSFER, transfer_variables(payer, payee, "1.00", dryRun=True)
+    )
+    # then
+    assert first["data"]["transfer"]["__typename"] == "TransferSuccess"
+    assert first["data"]["transfer"]["replayed"] is False
+    assert replay["data"]["transfer"]["replayed"] is True
+    first["data"]["transfer"]["replayed"] = True
+    assert first == replay
+    # A dry run shows the number its transaction would have had: a fresh one each time.
+    for answered in (dry, dry_general):
+        assert answered["data"]["transfer"].pop("transactionNumber")
+    assert dry == dry_general
+    assert await api.balance(payer) == "7.50"
+
+
+async def test_an_unexpected_fault_is_masked_alike(
+    api: Api, general_too: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    _, wallet = await api.create_client("payer")
+    from billing.domain import payments
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(payments, "resupply", broken)
+    # when
+    compiled, general = await general_too(api, RESUPPLY, {"walletId": wallet, "amount": "1.00"})
+    # then: alike but for each request's own id
+    ids = [answered["errors"][0]["extensions"]["requestId"] for answered in (compiled, general)]
+    assert str(compiled).replace(ids[0], "ID") == str(general).replace(ids[1], "ID")
+    assert compiled["data"] is None
+    assert compiled["errors"][0]["extensions"]["code"] == "INTERNAL_ERROR"
+    assert "secret" not in str(compiled)
