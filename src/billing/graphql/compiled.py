@@ -1,11 +1,13 @@
 """A compiled path for the documents clients send again and again.
 
-The typed clients (clients/operations) send a fixed set of documents, and most of them are
-one root field (a mutation, or a read of one object) whose answer is plain data: each field of
-the answer is an attribute of the object the resolver returned. For such a document the
-general executor re-derives, on every request, what is the same every time: which fields to
-collect for which type, where each one's value comes from, how to serialize it. ``compile_``
-works that out once per document, and ``Compiled.run`` then answers a request with it:
+Clients send a fixed set of documents, and many are one root field (a mutation, or a read of
+one object) whose answer is plain data: each field of the answer is an attribute of the object
+the resolver returned (the typed clients' Transfer, Resupply and CreateClient, say; those that
+ask for a wallet's ``held`` or ``available`` are not: these fields may read the database).
+For such a document the general executor re-derives, on every request, what is the same every
+time: which fields to collect for which type, where each one's value comes from, how to
+serialize it. ``compile_`` works that out once per document, and ``Compiled.run`` then answers
+a request with it:
 
 * the variables are coerced by graphql-core, as the executor does, with its errors;
 * the root field's arguments are read by graphql-core, and its resolver is the one the
@@ -164,8 +166,8 @@ class Compiled:
         except Exception as exc:
             run.fail(exc, [self.node], path)
             data = None if is_non_null_type(self.field.type) else {self.key: None}
-        if tracked:
-            await asyncio.gather(*tracked, return_exceptions=True)
+        if pending := [value for value in tracked if isawaitable(value)]:
+            await asyncio.gather(*pending, return_exceptions=True)  # settled, as the executor
         return ExecutionResult(data=data, errors=run.errors or None)
 
 
