@@ -62,6 +62,11 @@ HOLD = (
 )
 CAPTURE = "mutation($i: CaptureHoldInput!) { captureHold(input: $i) { __typename } }"
 REFUND = "mutation($i: RefundInput!) { refund(input: $i) { __typename } }"
+# The typed clients' own document: every field of the answer, the wallet's held and available
+# among them (fields with resolvers).
+WITHDRAW_TYPED = (
+    Path(__file__).resolve().parents[1] / "clients" / "operations" / "Withdraw.graphql"
+).read_text()
 
 T = TypeVar("T")
 Send = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -115,6 +120,11 @@ async def withdraw(send: Send, w: Wallets) -> int:
     return (await until_done(send, WITHDRAW, variables, "withdraw"))[1]
 
 
+async def withdraw_typed(send: Send, w: Wallets) -> int:
+    variables = {"walletId": w.one(), "amount": "0.01"}
+    return (await until_done(send, WITHDRAW_TYPED, variables, "withdraw"))[1]
+
+
 async def split(send: Send, w: Wallets) -> int:
     source, *targets = w.distinct(4)
     legs = [{"walletToId": t, "amount": "0.01"} for t in targets]
@@ -157,6 +167,7 @@ SCENARIOS: dict[str, Callable[[Send, Wallets], Awaitable[int]]] = {
     "read": read,
     "resupply": resupply,
     "withdraw": withdraw,
+    "withdraw-typed": withdraw_typed,
     "split": split,
     "hold-capture": hold_capture,
     "transfer-refund": transfer_refund,

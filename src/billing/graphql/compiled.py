@@ -1,34 +1,32 @@
 """A compiled path for the documents clients send again and again.
 
-Clients send a fixed set of documents, and many are one root field (a mutation, or a read of
-one object) whose answer is plain data: each field of the answer is an attribute of the object
-the resolver returned (the typed clients' Transfer, Resupply and CreateClient, say; those that
-ask for a wallet's ``held`` or ``available`` are not: these fields may read the database).
-For such a document the general executor re-derives, on every request, what is the same every
-time: which fields to collect for which type, where each one's value comes from, how to
-serialize it. ``compile_`` works that out once per document, and ``Compiled.run`` then answers
-a request with it:
+Clients send a fixed set of documents (the typed clients' are in clients/operations). For each,
+graphql-core's executor re-derives on every request what is the same every time: which fields
+to collect for which type, how each is resolved, how its value is serialized. ``compile_``
+works that out once per document, and ``Compiled.run`` then answers a request with it:
 
-* the variables are coerced by graphql-core, as the executor does, with its errors;
-* the root field's arguments are read by graphql-core, and its resolver is the one the
-  executor calls (Strawberry's, with the caller's context): authentication, limits,
-  idempotency and the typed results are the same code;
-* the answer is built from the plan: ``__typename``, attributes read by Strawberry's own
-  getter, scalars and enums serialized by their GraphQL type, unions resolved by Strawberry's
-  resolver, and errors located and propagated to the nearest nullable field as the
-  specification says.
+* the variables are coerced by graphql-core, as the executor does, with its errors; each
+  field's arguments too;
+* every field that has a resolver (the root field, a wallet's ``held``, a page of history) is
+  resolved by the function the executor calls (Strawberry's, with the request's context and a
+  resolve info like the executor's): authentication, limits, idempotency, the loaders and the
+  typed results are the same code;
+* every other field is an attribute, read with Strawberry's own getter; scalars and enums are
+  serialized by their GraphQL type, unions resolved by Strawberry's resolver;
+* fields whose resolvers wait (on the database, say) are awaited in rounds, all of a round at
+  once as the executor would, so loaders still batch what a round asks for;
+* errors are located at their field, and a null where none may be makes the nearest nullable
+  field null, as the specification says.
 
-A document compiles only when it has one operation field at the root, no directives and no
-field arguments below the root, and every field below the root is such a plain attribute. Any
-other document (a wallet with its history, say, whose fields read the database) returns
-None and takes the general executor.
+A document compiles when its operation is a query or a mutation of one root field, and there
+are no directives in it. Anything else returns None and takes the general executor.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any, NamedTuple
 
@@ -60,8 +58,8 @@ from graphql import (
     is_object_type,
     located_error,
 )
-from graphql.execution.values import get_variable_values
-from graphql.pyutils import Path
+from graphql.execution.values import VariableValues, get_variable_values
+from graphql.pyutils import Path as InfoPath
 
 # Strawberry keeps each GraphQL field's definition under this key of its extensions.
 STRAWBERRY_FIELD = "strawberry-definition"
@@ -77,7 +75,7 @@ class ResolveInfo(NamedTuple):
     field_nodes: list[FieldNode]
     return_type: GraphQLOutputType
     parent_type: GraphQLObjectType
-    path: Path
+    path: InfoPath
     schema: GraphQLSchema
     fragments: dict[str, FragmentDefinitionNode]
     root_value: Any
@@ -94,33 +92,139 @@ class _Null(Exception):
     """A non-null field had to be null: its parent becomes null (its error is recorded)."""
 
 
-# A step of the plan: it completes one value at ``path`` into JSON-ready data.
-Complete = Callable[[Any, list[str | int], "Run"], Any]
+Path = list[str | int]
+# Where a value of the answer lives: its container and its key there. The answer's own data
+# is ``{"data": ...}``.
+Slot = tuple[Any, str | int]
+# A step of the plan: it completes the value that goes to ``slot`` (at ``path``) into
+# JSON-ready data. ``guard``: the slot of the nearest nullable value around it, the one a null
+# where none may be turns null once the step that met it has returned (see ``Run.settle``).
+Complete = Callable[[Any, Path, "Run", Slot, Slot], Any]
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A field whose resolver returned an awaitable: its value is completed in a later round."""
+
+    awaitable: Awaitable[Any]
+    field: _Field
+    path: Path
+    slot: Slot
+    guard: Slot
 
 
 @dataclass(slots=True)
 class Run:
-    """One request's state while an answer is built."""
+    """One request's state while its answer is built."""
 
     info: Any  # a ResolveInfo, as type resolvers take it (in place of GraphQLResolveInfo)
-    errors: list[GraphQLError]
-    tracked: list[Awaitable[Any]]
+    variables: VariableValues
+    errors: list[GraphQLError] = field(default_factory=list)
+    waiting: list[_Waiting] = field(default_factory=list)
+    tracked: list[Any] = field(default_factory=list)
 
-    def fail(self, error: Exception, nodes: Sequence[FieldNode], path: list[str | int]) -> None:
+    def fail(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> None:
         self.errors.append(located_error(error, nodes, list(path)))
+
+    def resolve(self, field: _Field, source: Any, path: Path) -> Any:
+        """The field's value as its resolver gives it (an awaitable, maybe)."""
+        definition = field.definition
+        assert definition is not None  # __typename is answered by its object
+        assert definition.resolve is not None  # see _Planner.fields
+        info = self.info._replace(
+            field_name=field.name,
+            field_nodes=field.nodes,
+            return_type=definition.type,
+            parent_type=field.parent,
+            path=_info_path(path),
+        )
+        arguments = get_argument_values(definition, field.nodes[0], self.variables)
+        return definition.resolve(source, info, **arguments)
+
+    def value(self, field: _Field, source: Any, path: Path, slot: Slot, guard: Slot) -> Any:
+        """The field's completed value for ``slot``; a resolver that has to wait leaves it to
+        a later round (see ``settle``) and the slot holds None meanwhile."""
+        try:
+            got = field.getter(source) if field.getter else self.resolve(field, source, path)
+        except Exception as exc:
+            self.failed(field, exc, path)
+            return None
+        if isawaitable(got):
+            self.waiting.append(_Waiting(got, field, path, slot, guard))
+            return None
+        return field.complete(got, path, self, slot, guard)
+
+    def failed(self, field: _Field, error: Exception, path: Path) -> None:
+        """The field's resolver failed: its error; and if it may not be null, _Null (its
+        parent becomes null). Else it is null."""
+        self.fail(error, field.nodes, path)
+        if field.non_null:
+            raise _Null
+
+    async def settle(self) -> None:
+        """Await the fields that wait, a round at a time, and complete their values."""
+        while self.waiting:
+            round_, self.waiting = self.waiting, []
+            if len(round_) == 1:
+                outcomes = [await _outcome(round_[0].awaitable)]
+            else:
+                outcomes = await asyncio.gather(*(_outcome(w.awaitable) for w in round_))
+            for waited, outcome in zip(round_, outcomes, strict=True):
+                container, key = waited.slot
+                try:
+                    if isinstance(outcome, _Failure):
+                        self.failed(waited.field, outcome.error, waited.path)
+                        container[key] = None
+                    else:
+                        container[key] = waited.field.complete(
+                            outcome, waited.path, self, waited.slot, waited.guard
+                        )
+                except _Null:
+                    guarded, at = waited.guard
+                    guarded[at] = None
+        if pending := [value for value in self.tracked if isawaitable(value)]:
+            await asyncio.gather(*pending, return_exceptions=True)  # settled, as the executor
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: Exception
+
+
+async def _outcome(awaitable: Awaitable[Any]) -> Any:
+    try:
+        return await awaitable
+    except Exception as exc:
+        return _Failure(exc)
+
+
+def _info_path(path: Path) -> InfoPath:
+    built: InfoPath | None = None
+    for key in path:
+        built = InfoPath(built, key, None)
+    assert built is not None
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    key: str  # in the answer
+    name: str
+    parent: GraphQLObjectType
+    definition: GraphQLField | None  # None: ``__typename``, answered by the object itself
+    nodes: list[FieldNode]
+    getter: Callable[[Any], Any] | None  # None: the field has a resolver
+    complete: Complete
+    non_null: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """One document's operation, planned."""
+    """One document's operation, planned: its root field, a field of the root type."""
 
     schema: GraphQLSchema
     operation: OperationDefinitionNode
-    root_type: GraphQLObjectType
-    field: GraphQLField
-    node: FieldNode
-    key: str
-    complete: Complete
+    root: _Field
 
     async def run(
         self, root_value: Any, context: Any, variables: Mapping[str, Any] | None
@@ -133,13 +237,15 @@ class Compiled:
         )
         if isinstance(coerced, list):
             return ExecutionResult(data=None, errors=coerced)
-        tracked: list[Awaitable[Any]] = []
+        tracked: list[Any] = []
+        root = self.root
+        assert root.definition is not None
         info = ResolveInfo(
-            self.node.name.value,
-            [self.node],
-            self.field.type,
-            self.root_type,
-            Path(None, self.key, self.root_type.name),
+            root.name,
+            root.nodes,
+            root.definition.type,
+            root.parent,
+            InfoPath(None, root.key, root.parent.name),
             self.schema,
             {},
             root_value,
@@ -151,24 +257,16 @@ class Compiled:
             GraphQLResolveInfoHelpers(gather=_gather, track=tracked.extend),
             None,
         )
-        run = Run(info, [], tracked)
-        path: list[str | int] = [self.key]
+        run = Run(info, coerced, tracked=tracked)
+        data: dict[str, Any] = {}
+        answer: dict[str, Any] = {"data": data}
+        top: Slot = (answer, "data")
         try:
-            arguments = get_argument_values(self.field, self.node, coerced)
-            resolve = self.field.resolve
-            assert resolve is not None
-            value = resolve(root_value, info, **arguments)
-            if isawaitable(value):
-                value = await value
-            data: dict[str, Any] | None = {self.key: self.complete(value, path, run)}
+            data[root.key] = run.value(root, root_value, [root.key], (data, root.key), top)
         except _Null:
-            data = None
-        except Exception as exc:
-            run.fail(exc, [self.node], path)
-            data = None if is_non_null_type(self.field.type) else {self.key: None}
-        if pending := [value for value in tracked if isawaitable(value)]:
-            await asyncio.gather(*pending, return_exceptions=True)  # settled, as the executor
-        return ExecutionResult(data=data, errors=run.errors or None)
+            answer["data"] = None
+        await run.settle()
+        return ExecutionResult(data=answer["data"], errors=run.errors or None)
 
 
 async def _gather(values: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -187,22 +285,16 @@ def compile_(
         or operation.directives
         or len(roots) != 1
         or not isinstance(node := roots[0], FieldNode)
-        or node.directives
         or node.name.value.startswith("__")
     ):
-        return None
-    field = root_type.fields.get(node.name.value)
-    if field is None or field.resolve is None:
         return None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    planner = _Planner(schema, fragments)
-    complete = planner.plan(field.type, [node], root_type.name, node.name.value)
-    if complete is None:
+    fields = _Planner(schema, fragments).fields(root_type, [operation.selection_set])
+    if not fields or fields[0].getter is not None:
         return None
-    key = node.alias.value if node.alias else node.name.value
-    return Compiled(schema, operation, root_type, field, node, key, complete)
+    return Compiled(schema, operation, fields[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,22 +303,30 @@ class _Planner:
     fragments: dict[str, FragmentDefinitionNode]
 
     def plan(  # noqa: PLR0911 - one case per kind of type
-        self, type_: GraphQLOutputType, nodes: list[FieldNode], parent: str, name: str
+        self,
+        type_: GraphQLOutputType,
+        nodes: list[FieldNode],
+        parent: str,
+        name: str,
+        *,
+        nullable: bool = True,
     ) -> Complete | None:
         """How to complete a value of ``type_`` for the field ``parent.name`` asked for by
-        ``nodes`` (None: it does not compile)."""
+        ``nodes`` (None: it does not compile); ``nullable``: False inside a non-null type."""
         if isinstance(type_, GraphQLNonNull):
-            inner = self.plan(type_.of_type, nodes, parent, name)
+            inner = self.plan(type_.of_type, nodes, parent, name, nullable=False)
             return None if inner is None else _non_null(inner, nodes, parent, name)
         if isinstance(type_, GraphQLList):
             item = self.plan(type_.of_type, nodes, parent, name)
-            return None if item is None else _nullable(_list(item, parent, name), nodes)
+            return None if item is None else _nullable(_list(item, parent, name), nodes, nullable)
         if is_leaf_type(type_):
-            return _nullable(_leaf(type_), nodes)
+            return _nullable(_leaf(type_), nodes, nullable)
         selections = [n.selection_set for n in nodes if n.selection_set is not None]
         if is_object_type(type_):
             fields = self.fields(type_, selections)
-            return None if fields is None else _nullable(_object_value(type_, fields), nodes)
+            if fields is None:
+                return None
+            return _nullable(_object_value(type_, fields), nodes, nullable)
         if is_abstract_type(type_):
             by_type = {}
             for possible in self.schema.get_possible_types(type_):
@@ -234,13 +334,13 @@ class _Planner:
                 if fields is None:
                     return None
                 by_type[possible.name] = _object_value(possible, fields)
-            return _nullable(_abstract(type_, by_type, nodes), nodes)
+            return _nullable(_abstract(type_, by_type, nodes), nodes, nullable)
         return None
 
     def fields(
         self, type_: GraphQLObjectType, selections: list[SelectionSetNode]
     ) -> list[_Field] | None:
-        """The fields asked of an object of ``type_``, each with where its value comes from."""
+        """The fields asked of an object of ``type_``, each with how its value is had."""
         asked: dict[str, list[FieldNode]] = {}
         if not self.collect(type_, selections, asked):
             return None
@@ -248,16 +348,26 @@ class _Planner:
         for key, nodes in asked.items():
             name = nodes[0].name.value
             if name == "__typename":
-                planned.append(_Field(key, nodes, None, _typename, non_null=True))
+                planned.append(_Field(key, name, type_, None, nodes, None, _no, non_null=True))
                 continue
-            field = type_.fields.get(name)
-            getter = _plain_getter(field)
-            if field is None or getter is None or any(n.arguments for n in nodes):
+            definition = type_.fields.get(name)
+            if definition is None or definition.resolve is None:
                 return None
-            complete = self.plan(field.type, nodes, type_.name, name)
+            complete = self.plan(definition.type, nodes, type_.name, name)
             if complete is None:
                 return None
-            planned.append(_Field(key, nodes, getter, complete, is_non_null_type(field.type)))
+            planned.append(
+                _Field(
+                    key,
+                    name,
+                    type_,
+                    definition,
+                    nodes,
+                    _plain_getter(definition),
+                    complete,
+                    is_non_null_type(definition.type),
+                )
+            )
         return planned
 
     def collect(
@@ -300,30 +410,54 @@ class _Planner:
         )
 
 
-def _nullable(complete: Complete, nodes: list[FieldNode]) -> Complete:
-    """``complete`` for a nullable field: null stays null, and a failure is recorded and
-    answered with null."""
+def _plain_getter(definition: GraphQLField) -> Callable[[Any], Any] | None:
+    """How to read a field off its object, if it is a plain attribute: a Strawberry field
+    without a resolver, arguments, permissions or extensions (Strawberry answers it with its
+    getter, without any resolve info). None: it is resolved (see ``Run.resolve``)."""
+    strawberry_field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
+    resolve = definition.resolve
+    if (
+        resolve is None
+        or definition.args
+        or strawberry_field is None
+        or not strawberry_field.is_basic_field
+        or strawberry_field.extensions
+        or not getattr(resolve, "_is_default", False)
+        or asyncio.iscoroutinefunction(resolve)
+    ):
+        return None
+    return lambda source: resolve(source, None)
 
-    def nullable(value: Any, path: list[str | int], run: Run) -> Any:
+
+def _no(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
+    raise AssertionError("not a step of any plan")  # pragma: no cover
+
+
+def _nullable(complete: Complete, nodes: list[FieldNode], nullable: bool) -> Complete:
+    """``complete`` with null and failures handled: null stays null, and a failure is
+    recorded and answered with null (inside a non-null type, ``_non_null`` then takes the null
+    further). A value that may be null guards what it completes."""
+
+    def guarded(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
         if value is None:
             return None
         try:
-            return complete(value, path, run)
+            return complete(value, path, run, slot, slot if nullable else guard)
         except _Null:
             return None
         except Exception as exc:
             run.fail(exc, nodes, path)
             return None
 
-    return nullable
+    return guarded
 
 
 def _non_null(complete: Complete, nodes: list[FieldNode], parent: str, name: str) -> Complete:
-    def non_null(value: Any, path: list[str | int], run: Run) -> Any:
-        done = complete(value, path, run)
+    def non_null(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
+        done = complete(value, path, run, slot, guard)
         if done is None:
             # Null where null is not allowed: the error, and the parent becomes null (unless
-            # the nullable step above already recorded an error for this value).
+            # the nullable step below already recorded an error for this value).
             if value is None:
                 message = f"Cannot return null for non-nullable field {parent}.{name}."
                 run.fail(TypeError(message), nodes, path)
@@ -334,13 +468,14 @@ def _non_null(complete: Complete, nodes: list[FieldNode], parent: str, name: str
 
 
 def _list(item: Complete, parent: str, name: str) -> Complete:
-    def list_(value: Any, path: list[str | int], run: Run) -> Any:
+    def list_(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
             message = f"Expected Iterable, but did not find one for field '{parent}.{name}'."
             raise GraphQLError(message)
-        done = []
-        for index, element in enumerate(value):
-            done.append(item(element, [*path, index], run))
+        elements = list(value)
+        done: list[Any] = [None] * len(elements)
+        for index, element in enumerate(elements):
+            done[index] = item(element, [*path, index], run, (done, index), guard)
         return done
 
     return list_
@@ -349,7 +484,7 @@ def _list(item: Complete, parent: str, name: str) -> Complete:
 def _leaf(type_: Any) -> Complete:
     serialize = type_.coerce_output_value
 
-    def leaf(value: Any, path: list[str | int], run: Run) -> Any:
+    def leaf(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
         done = serialize(value)
         if done is None or done is Undefined:
             raise TypeError(f"Expected a value of type '{type_}', got {value!r}.")
@@ -358,60 +493,20 @@ def _leaf(type_: Any) -> Complete:
     return leaf
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    key: str
-    nodes: list[FieldNode]
-    getter: Callable[[Any], Any] | None  # None: __typename
-    complete: Complete
-    non_null: bool
-
-
-def _plain_getter(field: GraphQLField | None) -> Callable[[Any], Any] | None:
-    """How to read ``field`` off its object, if it is a plain attribute: a Strawberry field
-    without a resolver, permissions or extensions (Strawberry answers it with its getter,
-    without any resolve info)."""
-    if field is None or field.resolve is None or field.args:
-        return None
-    definition = (field.extensions or {}).get(STRAWBERRY_FIELD)
-    if (
-        definition is None
-        or not definition.is_basic_field
-        or definition.extensions
-        or not getattr(field.resolve, "_is_default", False)
-        or asyncio.iscoroutinefunction(field.resolve)
-    ):
-        return None
-    resolve = field.resolve
-    return lambda source: resolve(source, None)
-
-
-def _typename(value: Any, path: list[str | int], run: Run) -> Any:
-    raise AssertionError("answered by the object itself")  # pragma: no cover
-
-
 def _object_value(type_: GraphQLObjectType, fields: list[_Field]) -> Complete:
     is_type_of = type_.is_type_of
     name = type_.name
 
-    def object_value(value: Any, path: list[str | int], run: Run) -> Any:
+    def object_value(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
         if is_type_of is not None and not is_type_of(value, run.info):
             raise GraphQLError(f"Expected value of type '{name}' but got: {value!r}.")
         done: dict[str, Any] = {}
-        for field in fields:
-            if field.getter is None:
-                done[field.key] = name
-                continue
-            at = [*path, field.key]
-            try:
-                got = field.getter(value)
-            except Exception as exc:
-                run.fail(exc, field.nodes, at)
-                if field.non_null:
-                    raise _Null from None
-                done[field.key] = None
-                continue
-            done[field.key] = field.complete(got, at, run)
+        for field_ in fields:
+            if field_.definition is None:
+                done[field_.key] = name
+            else:
+                at = [*path, field_.key]
+                done[field_.key] = run.value(field_, value, at, (done, field_.key), guard)
         return done
 
     return object_value
@@ -424,7 +519,7 @@ def _abstract(
 ) -> Complete:
     resolve_type = type_.resolve_type
 
-    def abstract(value: Any, path: list[str | int], run: Run) -> Any:
+    def abstract(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:
         if resolve_type is None:
             raise GraphQLError(f"Abstract type '{type_}' has no type resolver.", nodes)
         name = resolve_type(value, run.info, type_)
@@ -432,6 +527,6 @@ def _abstract(
         if complete is None:
             message = f"Runtime Object type '{name}' is not a possible type for '{type_}'."
             raise GraphQLError(message, nodes)
-        return complete(value, path, run)
+        return complete(value, path, run, slot, guard)
 
     return abstract
