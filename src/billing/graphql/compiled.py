@@ -224,6 +224,7 @@ class Compiled:
 
     schema: GraphQLSchema
     operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
     root: _Field
 
     async def run(
@@ -247,7 +248,7 @@ class Compiled:
             root.parent,
             InfoPath(None, root.key, root.parent.name),
             self.schema,
-            {},
+            self.fragments,
             root_value,
             self.operation,
             coerced.coerced,
@@ -294,7 +295,7 @@ def compile_(
     fields = _Planner(schema, fragments).fields(root_type, [operation.selection_set])
     if not fields or fields[0].getter is not None:
         return None
-    return Compiled(schema, operation, fields[0])
+    return Compiled(schema, operation, fragments, fields[0])
 
 
 @dataclass(frozen=True, slots=True)
