@@ -19,7 +19,7 @@ from sqlalchemy import event
 from starlette.applications import Starlette
 
 from billing.config import Settings
-from billing.logs import JsonFormatter, LogFormat, formatter
+from billing.logs import JsonFormatter, LogFormat, formatter, write_json_line
 from support.api import Api, api_for, custom_api, new_token
 from support.contention import resupply_past_a_competing_update, wait_until_api_waits_for_a_lock
 from support.documents import TRANSFER
@@ -389,3 +389,46 @@ def test_json_lines_carry_tracebacks_and_unicode() -> None:
     assert line["message"] == "ошибка здесь"
     assert line["level"] == "ERROR"
     assert "RuntimeError: сбой" in line["exception"]
+
+
+def test_a_request_line_written_directly_is_the_line_logging_writes() -> None:
+    # given: the service's own set-up (configure_logging with JSON), in a hierarchy of its own
+    out = io.StringIO()
+    root = logging.RootLogger(logging.INFO)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    logger = logging.Manager(root).getLogger("billing.requests")
+    fields = {"request_id": "r-1", "status": 200, "path": "/graphql", "note": "é"}
+    # when: the same record, written directly and through logging
+    assert write_json_line(logger, logging.INFO, "POST /graphql 200", fields)
+    logger.info("POST /graphql 200", extra={"fields": fields})
+    # then: the same line, but for the time
+    direct, logged = json_lines(out.getvalue())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", direct.pop("time"))
+    logged.pop("time")
+    assert direct == logged
+    assert list(direct) == list(logged)  # in the same order
+    assert direct["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("change", ["second handler", "filter", "text", "level"])
+def test_a_set_up_of_the_operators_own_gets_every_line_through_logging(change: str) -> None:
+    # given: the service's set-up, changed by an operator
+    out = io.StringIO()
+    root = logging.RootLogger(logging.DEBUG)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    logger = logging.Manager(root).getLogger("billing.requests")
+    if change == "second handler":
+        logger.addHandler(logging.StreamHandler(io.StringIO()))
+    elif change == "filter":
+        handler.addFilter(lambda record: False)
+    elif change == "text":
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler.setLevel(logging.WARNING)
+    # when / then: nothing written directly; the caller logs as usual
+    assert not write_json_line(logger, logging.INFO, "POST /graphql 200", {"status": 200})
+    assert out.getvalue() == ""

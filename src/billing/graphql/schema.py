@@ -206,7 +206,8 @@ class BillingSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
-        """A valid document seen before (the cache holds it) runs straight on graphql-core,
+        """A valid document seen before (the cache holds it) runs on its compiled plan (see
+        billing.graphql.compiled), or straight on graphql-core's executor when it has none,
         with what the extensions would do done here: the document as parsed and validated
         once, the error policy, the snapshot closed, the operation observed. Anything else
         (a new or invalid document, an operation that is not there or not allowed) takes

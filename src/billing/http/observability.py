@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, TypeVar
 from graphql import DefinitionNode, DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
 from starlette.types import Scope
 
+from billing.logs import write_json_line
+
 if TYPE_CHECKING:
     from billing.http.metrics import Metrics
 
@@ -40,6 +42,7 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 INVALID = "invalid"  # the operation label of a document that did not parse or validate
 MULTIPLE = "multiple"  # ... of a document with several root fields
 STATUS_CLIENT_GONE = 499  # no response was sent: the client went away first
+LINE = "%s %s %d %s %s %.2f ms retries=%d request_id=%s"  # a request's log message
 
 
 class RequestRecord:
@@ -147,9 +150,7 @@ def finished(scope: Scope, record: RequestRecord, status: int, seconds: float) -
     request_id = scope.get("state", {}).get("request_id")
     shown_path = path if len(path) <= 200 and path.isprintable() else ascii(path[:200])
     duration_ms = round(seconds * 1000, 2)
-    log.log(
-        level,
-        "%s %s %d %s %s %.2f ms retries=%d request_id=%s",
+    arguments = (
         scope["method"],
         shown_path,
         status,
@@ -158,17 +159,17 @@ def finished(scope: Scope, record: RequestRecord, status: int, seconds: float) -
         duration_ms,
         record.retries,
         request_id,
-        extra={
-            "fields": {
-                "request_id": request_id,
-                "method": scope["method"],
-                "path": shown_path,
-                "status": status,
-                "operation": record.operation,
-                "operation_name": record.operation_name,
-                "result": record.result,
-                "duration_ms": duration_ms,
-                "retries": record.retries,
-            }
-        },
     )
+    fields: dict[str, object] = {
+        "request_id": request_id,
+        "method": scope["method"],
+        "path": shown_path,
+        "status": status,
+        "operation": record.operation,
+        "operation_name": record.operation_name,
+        "result": record.result,
+        "duration_ms": duration_ms,
+        "retries": record.retries,
+    }
+    if not write_json_line(log, level, LINE % arguments, fields):
+        log.log(level, LINE, *arguments, extra={"fields": fields})
