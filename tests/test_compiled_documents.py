@@ -8,12 +8,17 @@ the documents clients send run with compiled plans on and off and must answer al
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 import strawberry
 from graphql import ExecutionResult, execute, parse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes, queries
 from starlette.applications import Starlette
 
 from billing.graphql.compiled import Compiled, compile_
@@ -413,3 +418,69 @@ async def test_documents_with_resolved_fields_answer_alike_with_the_same_stateme
         assert len(sent) % 2 == 0, (name, sent)
         assert [s.split()[0] for s in sent[:half]] == [s.split()[0] for s in sent[half:]], name
     assert compiled["data"]["captureHold"]["__typename"] == "InvalidInput"
+
+
+# Ids mostly of the seeded objects (1 to 4), sometimes anything; the other scalars plausible.
+FUZZ_SCALARS = {
+    "ID": st.one_of(
+        st.integers(1, 4).map(str).map(nodes.String),
+        st.text(max_size=5).map(nodes.String),
+    ),
+    "Int": st.integers(-2, 30).map(nodes.Int),
+    "DateTime": st.datetimes(timezones=st.just(UTC)).map(lambda d: nodes.String(d.isoformat())),
+    "UUID": st.uuids().map(str).map(nodes.String),
+    "Money": st.sampled_from(["1.00", "0.01", "x"]).map(nodes.String),
+    "Metadata": st.just(nodes.Object([])),
+}
+
+
+@hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_generated_queries_answer_alike_the_first_time_and_compiled(
+    seeded_api: Api, plan_runs: list[str], data: st.DataObject
+) -> None:
+    # A document's first request takes Strawberry's full path; the same document again runs
+    # on its compiled plan. Generated queries over the whole schema must answer alike.
+    document = data.draw(queries(billing_schema.as_str(), custom_scalars=FUZZ_SCALARS))
+    before = len(plan_runs)
+    first = (await seeded_api.post(str(document))).json()
+    again = (await seeded_api.post(str(document))).json()
+    assert first == again, document
+    # A valid document (it has data, if only null) of one root field ran on its plan; others
+    # (refused by validation, several root fields) never do.
+    parsed = parse(str(document))
+    operation = selected(parsed, None)
+    compiles = operation is not None and compile_(billing_schema._schema, parsed, operation)
+    ran = len(plan_runs) - before
+    assert ran >= 1 if ("data" in first and compiles) else ran == 0, (document, first)
+
+
+@pytest.fixture
+async def seeded_api(api: Api) -> Api:
+    _, payer = await api.create_client("fuzz-payer")
+    _, payee = await api.create_client("fuzz-payee")
+    await api.resupply(payer, "100.00")
+    await api.transfer(payer, payee, "12.50")
+    await api.run(
+        """mutation($i: HoldTransferInput!) { holdTransfer(input: $i) { __typename } }""",
+        {"i": {"walletFromId": payer, "walletToId": payee, "amount": "3.00"}},
+    )
+    return api
+
+
+@pytest.fixture
+def plan_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    runs: list[str] = []
+    real_run = Compiled.run
+
+    async def counted(self: Compiled, *args: Any) -> ExecutionResult:
+        runs.append(self.root.key)
+        return await real_run(self, *args)
+
+    monkeypatch.setattr(Compiled, "run", counted)
+    return runs
