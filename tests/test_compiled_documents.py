@@ -1,9 +1,11 @@
 """Compiled plans (billing.graphql.compiled) answer exactly as graphql-core's executor does.
 
-Two levels: a small schema of its own, where answers can be made to go wrong in every way
+Three levels: a small schema of its own, where answers can be made to go wrong in every way
 the specification describes (nulls where none may be, values a scalar refuses, resolvers that
-raise), each document run both ways and compared; and the service itself over HTTP, where
-the documents clients send run with compiled plans on and off and must answer alike.
+raise, at once or after a wait), each document run both ways and compared; the service itself
+over HTTP, where the documents clients send run with compiled plans on and off and must answer
+alike, from the same statements; and queries generated over the whole schema, each sent twice:
+first on Strawberry's full path, then on its compiled plan.
 """
 
 from __future__ import annotations

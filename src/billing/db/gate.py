@@ -9,6 +9,7 @@ starts (see ``Database._gate``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
@@ -40,18 +41,16 @@ class KeyedLocks:
             self._locks.setdefault(key, asyncio.Lock())
         held: list[asyncio.Lock] = []
         try:
-            if contended:  # a wait is possible: bound it (a timer costs every request)
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        for key in keys:
-                            await self._locks[key].acquire()
-                            held.append(self._locks[key])
-                except TimeoutError:
-                    raise ServiceUnavailable(busy=True) from None
-            else:  # every lock is new, so free: taken at once
-                for key in keys:
-                    await self._locks[key].acquire()
-                    held.append(self._locks[key])
+            # Uncontended, every lock is new and free, taken at once: no timer armed (a timer
+            # costs every request).
+            bound = asyncio.timeout_at(deadline) if contended else contextlib.nullcontext()
+            try:
+                async with bound:
+                    for key in keys:
+                        await self._locks[key].acquire()
+                        held.append(self._locks[key])
+            except TimeoutError:
+                raise ServiceUnavailable(busy=True) from None
             yield contended
         finally:
             for lock in reversed(held):
