@@ -193,6 +193,11 @@ async def test_the_cases_above_do_go_wrong_as_intended() -> None:
     compiled, _ = await both_ways(DOCUMENTS[0], {"kind": "null-leaf-name"})
     assert compiled.data is not None
     assert compiled.data["outcome"]["nested"] is None
+    # after a wait: a resolver's null where none may be nulls the object around it
+    compiled, _ = await both_ways(DOCUMENTS[0], {"kind": "must-later-null"})
+    assert compiled.data == {"outcome": None}
+    assert compiled.errors is not None
+    assert compiled.errors[0].path == ["outcome", "mustLater"]
 
 
 async def test_variables_are_coerced_as_the_executor_does() -> None:
