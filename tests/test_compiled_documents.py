@@ -253,16 +253,9 @@ def client_document(name: str) -> str:
 
 
 @pytest.fixture
-def general_too(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Runs a document with compiled plans, then on the general executor; counts plan runs."""
-    runs: list[str] = []
-    real_run = Compiled.run
-
-    async def counted(self: Compiled, *args: Any) -> ExecutionResult:
-        runs.append(self.root.key)
-        return await real_run(self, *args)
-
-    monkeypatch.setattr(Compiled, "run", counted)
+def general_too(monkeypatch: pytest.MonkeyPatch, plan_runs: list[str]) -> Any:
+    """Runs a document with compiled plans, then on the general executor."""
+    runs = plan_runs
 
     async def run(api: Api, text: str, variables: dict[str, Any]) -> tuple[Any, Any]:
         # The general executor first: it also answers a document's first request, which
@@ -482,6 +475,7 @@ async def seeded_api(api: Api) -> Api:
 
 @pytest.fixture
 def plan_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The root field of every compiled plan run while the test runs."""
     runs: list[str] = []
     real_run = Compiled.run
 

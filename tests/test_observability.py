@@ -51,6 +51,10 @@ def request_log(log_format: LogFormat, stream: io.StringIO | None = None) -> Ite
         logger.setLevel(level)
 
 
+# How a JSON log line shows its time: UTC, to the millisecond.
+LOG_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00")
+
+
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
@@ -328,7 +332,7 @@ async def test_one_json_log_line_per_request(app: Starlette, api: Api) -> None:
         "billing.requests",
         os.getpid(),
     )
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", transfer["time"])
+    assert LOG_TIME.fullmatch(transfer["time"])
     assert unauthenticated["status"] == 401
     assert unauthenticated["operation"] is None
     assert unauthenticated["result"] is None
@@ -391,21 +395,27 @@ def test_json_lines_carry_tracebacks_and_unicode() -> None:
     assert "RuntimeError: сбой" in line["exception"]
 
 
-def test_a_request_line_written_directly_is_the_line_logging_writes() -> None:
-    # given: the service's own set-up (configure_logging with JSON), in a hierarchy of its own
+def service_logging(level: int) -> tuple[io.StringIO, logging.Handler, logging.Logger]:
+    """What configure_logging sets up with JSON, in a logger hierarchy of its own: where the
+    lines go, the root's one handler, and the request logger."""
     out = io.StringIO()
-    root = logging.RootLogger(logging.INFO)
+    root = logging.RootLogger(level)
     handler = logging.StreamHandler(out)
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
-    logger = logging.Manager(root).getLogger("billing.requests")
+    return out, handler, logging.Manager(root).getLogger("billing.requests")
+
+
+def test_a_request_line_written_directly_is_the_line_logging_writes() -> None:
+    # given: the service's own set-up (configure_logging with JSON), in a hierarchy of its own
+    out, _, logger = service_logging(logging.INFO)
     fields = {"request_id": "r-1", "status": 200, "path": "/graphql", "note": "é"}
     # when: the same record, written directly and through logging
     assert write_json_line(logger, logging.INFO, "POST /graphql 200", fields)
     logger.info("POST /graphql 200", extra={"fields": fields})
     # then: the same line, but for the time
     direct, logged = json_lines(out.getvalue())
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", direct.pop("time"))
+    assert LOG_TIME.fullmatch(direct.pop("time"))
     logged.pop("time")
     assert direct == logged
     assert list(direct) == list(logged)  # in the same order
@@ -415,12 +425,7 @@ def test_a_request_line_written_directly_is_the_line_logging_writes() -> None:
 @pytest.mark.parametrize("change", ["second handler", "filter", "text", "level"])
 def test_a_set_up_of_the_operators_own_gets_every_line_through_logging(change: str) -> None:
     # given: the service's set-up, changed by an operator
-    out = io.StringIO()
-    root = logging.RootLogger(logging.DEBUG)
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(JsonFormatter())
-    root.addHandler(handler)
-    logger = logging.Manager(root).getLogger("billing.requests")
+    out, handler, logger = service_logging(logging.DEBUG)
     if change == "second handler":
         logger.addHandler(logging.StreamHandler(io.StringIO()))
     elif change == "filter":
