@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 from billing.config import Settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
-from billing.db.gate import HotWallets
+from billing.db.gate import HotWallets, KeyedLocks, Slots
+from billing.errors import ServiceUnavailable
 from billing.events.relay import LOCK as RELAY_LOCK
 from support.api import Api, custom_api
 from support.contention import resupply_past_a_competing_update
@@ -297,3 +298,88 @@ async def test_connections_go_to_waiting_requests_first_come_first_served(
         await db.engine.dispose()
     # then: the waiting requests got it in the order they asked, the newcomer last
     assert order == ["first", "second", "third", "newcomer"]
+
+
+# -- the queues in front of the database: connection slots and wallet locks ---------------------
+
+
+async def test_connection_slots_go_to_those_waiting_first_come_first_served() -> None:
+    # given: one slot, taken, and three requests waiting for it in turn
+    loop = asyncio.get_running_loop()
+    slots = Slots(1)
+    await slots.take(loop, loop.time())
+    served: list[int] = []
+
+    async def wait(n: int) -> None:
+        await slots.take(loop, loop.time() + 5)
+        served.append(n)
+
+    waiting = []
+    for n in range(3):
+        waiting.append(asyncio.create_task(wait(n)))
+        await asyncio.sleep(0)
+    # when: the slot is given back three times
+    for _ in range(3):
+        slots.give()
+        await asyncio.sleep(0)
+    await asyncio.gather(*waiting)
+    # then: each got it in the order it came, and nothing is left over
+    assert served == [0, 1, 2]
+    assert slots.locked()
+
+
+async def test_a_request_out_of_time_for_a_slot_gets_none_and_takes_none() -> None:
+    # given: one slot, taken
+    loop = asyncio.get_running_loop()
+    slots = Slots(1)
+    await slots.take(loop, loop.time())
+    # when: another request waits for it for 50 ms
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(slots.take(loop, started + 0.05), 2)
+    assert loop.time() - started < 1  # its own deadline ended the wait
+    # then: once given back, the slot is free for the next request at once
+    slots.give()
+    assert not slots.locked()
+    await asyncio.wait_for(slots.take(loop, loop.time()), 1)
+
+
+async def test_a_slot_handed_to_a_request_cancelled_meanwhile_goes_to_the_next() -> None:
+    # given: one slot, taken, and two requests waiting for it
+    loop = asyncio.get_running_loop()
+    slots = Slots(1)
+    await slots.take(loop, loop.time())
+    first = asyncio.create_task(slots.take(loop, loop.time() + 5))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(slots.take(loop, loop.time() + 5))
+    await asyncio.sleep(0)
+    # when: the slot is handed to the first, which is cancelled before it runs again
+    slots.give()
+    first.cancel()
+    # then: the second gets the slot, and it is the only one taken
+    await asyncio.wait_for(second, 1)
+    assert first.cancelled()
+    assert slots.locked()
+
+
+async def test_a_writer_out_of_time_in_the_wallet_queue_leaves_no_lock_behind() -> None:
+    # given: a writer holding wallets 1 and 2
+    loop = asyncio.get_running_loop()
+    queue = KeyedLocks()
+    assert await queue.acquire([1, 2], loop.time() + 5) == []
+    # when: one writer waits for wallets 2 and 3 until its deadline, another is cancelled
+    # while it waits for wallet 1
+    with pytest.raises(ServiceUnavailable):
+        await queue.acquire([2, 3], loop.time() + 0.05)
+    cancelled = asyncio.create_task(queue.acquire([1], loop.time() + 5))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    # then: the first writer's wallets are the only ones held, and once given back, a writer
+    # to all three finds them uncontended
+    queue.release([1, 2])
+    assert await asyncio.wait_for(queue.acquire([1, 2, 3], loop.time() + 1), 1) == []
+    queue.release([1, 2, 3])
+    assert not queue._locks
+    assert not queue._users

@@ -22,13 +22,14 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from billing.config import Settings
-from billing.db.engine import has_unread_input, transaction_settings
+from billing.db.engine import input_probe, transaction_settings
 from billing.db.faults import (
     CutOff,
     Fault,
@@ -38,7 +39,7 @@ from billing.db.faults import (
     sqlstate_of,
     unreachable,
 )
-from billing.db.gate import HotWallets, KeyedLocks, gate_connections, lock_in_order
+from billing.db.gate import HotWallets, KeyedLocks, Slots, gate_connections, lock_in_order
 from billing.db.statements import driver_of, run
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
@@ -51,11 +52,10 @@ T = TypeVar("T")
 request_arrived: ContextVar[float | None] = ContextVar("billing_request_arrived", default=None)
 
 
-def _since_arrival(seconds: float) -> float:
+def _since_arrival(loop: asyncio.AbstractEventLoop, seconds: float) -> float:
     """The deadline ``seconds`` after the current request arrived (or from now)."""
-    now = asyncio.get_running_loop().time()
     arrived = request_arrived.get()
-    return (now if arrived is None else arrived) + seconds
+    return (loop.time() if arrived is None else arrived) + seconds
 
 
 def _no_hook(sqlstate: str | None) -> None:
@@ -68,6 +68,9 @@ def _no_count(count: int) -> None:
 
 # Seconds a kept connection may go unused before it is given back to the engine's pool.
 KEEP_IDLE = 1.0
+
+# The gate of a write that queues for no key across processes.
+_NO_GATE = contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -127,10 +130,10 @@ class Database:
     # statements) follow each BEGIN.
     pooled: bool = False
     begin_settings: str = ""
-    _free: asyncio.Semaphore = field(init=False, repr=False)
-    _gates: asyncio.Semaphore = field(init=False, repr=False)
-    # Kept connections not in use, each with when it was last given back (oldest first).
-    _idle: list[tuple[AsyncConnection, float]] = field(init=False, repr=False, default_factory=list)
+    _free: Slots = field(init=False, repr=False)
+    _gates: Slots = field(init=False, repr=False)
+    # Kept connections not in use, the one given back last at the end.
+    _idle: list[_Kept] = field(init=False, repr=False, default_factory=list)
     _trimming: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
     _closing: set[asyncio.Task[None]] = field(init=False, repr=False, default_factory=set)
     _in_use: int = field(init=False, repr=False, default=0)
@@ -141,10 +144,10 @@ class Database:
         # request could lose every time (seconds of wait, while the pool turned over in ms).
         pool = self.engine.sync_engine.pool
         size = pool.size() if isinstance(pool, QueuePool) else 1
-        self._free = asyncio.Semaphore(self.connections or size)
+        self._free = Slots(self.connections or size)
         # The gate's connections, each holding a lock for one writer (see ``_gate``): their own
         # budget, so that writers holding locks always find a connection to write with.
-        self._gates = asyncio.Semaphore(gate_connections(self.connections or size))
+        self._gates = Slots(gate_connections(self.connections or size))
 
     @classmethod
     def configured(
@@ -176,10 +179,7 @@ class Database:
             begin_settings=transaction_settings(settings),
         )
 
-    @asynccontextmanager
-    async def connection(
-        self, deadline: float, *, slots: asyncio.Semaphore | None = None
-    ) -> AsyncIterator[AsyncConnection]:
+    def connection(self, deadline: float, *, slots: Slots | None = None) -> _Use:
         """A connection (in autocommit mode), and the end of its use at ``deadline`` (the event
         loop's clock).
 
@@ -200,96 +200,35 @@ class Database:
 
         ``slots``: whose budget the connection counts against (by default, requests').
         """
-        loop = asyncio.get_running_loop()
-        slots = self._free if slots is None else slots
-        await self._slot(slots, deadline)
-        try:
-            conn = await self._take(deadline)
-            self._in_use += 1
-            self.on_in_use(self._in_use)
-            driver = driver_of(conn)
-            cut = False
+        return _Use(self, self._free if slots is None else slots, deadline)
 
-            def cut_off() -> None:
-                nonlocal cut
-                cut = True
-                driver.terminate()
-
-            cutoff = loop.call_at(deadline, cut_off)
-            sound = False
-            try:
-                yield conn
-                sound = True
-            except Exception as exc:
-                fault = classify(exc)
-                # The driver, its socket closed under it mid-call, may fail in ways of its own
-                # (an AttributeError while it prepares a statement): all mean "cut off".
-                if cut and fault is None:
-                    raise CutOff() from exc
-                if fault is Fault.UNAVAILABLE:
-                    await self._discard_idle()
-                # The server answered (a refusal, a serialization failure), or the work refused
-                # after its statement: the connection is as sound as before.
-                sound = fault is None or sqlstate_of(exc) is not None
-                raise
-            finally:
-                cutoff.cancel()
-                if sound and conn.in_transaction():
-                    # SQLAlchemy's own record of a transaction it began (in autocommit mode,
-                    # on its first statement: nothing on the server): ended before the next use.
-                    try:
-                        await conn.rollback()
-                    except Exception:
-                        sound = False
-                if (
-                    self.keep_connections
-                    and sound
-                    and not cut
-                    and not conn.invalidated
-                    and not driver.is_closed()
-                    and not driver.is_in_transaction()
-                ):
-                    self._keep(conn)
-                else:
-                    await _close(conn)
-                self._in_use -= 1
-                self.on_in_use(self._in_use)
-        finally:
-            slots.release()
-
-    async def _slot(self, slots: asyncio.Semaphore, deadline: float) -> None:
+    async def _slot(self, loop: asyncio.AbstractEventLoop, slots: Slots, deadline: float) -> None:
         """One of ``slots``; NoFreeConnection after ``pool_timeout`` (or at the deadline)."""
-        if not slots.locked():
-            await slots.acquire()  # taken at once: no timer armed (it would cost every request)
-            return
-        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout_at(min(deadline, loop.time() + self.pool_timeout)):
-                await slots.acquire()
+            await slots.take(loop, min(deadline, loop.time() + self.pool_timeout))
         except TimeoutError:
             raise NoFreeConnection() from None
 
-    async def _take(self, deadline: float) -> AsyncConnection:
+    async def _take(self, deadline: float) -> _Kept:
         """A kept connection that still looks sound, else a new one from the engine."""
         while self._idle:
-            conn, _ = self._idle.pop()  # the one used last: the oldest go back to the pool
-            driver = driver_of(conn)
-            if not (driver.is_closed() or has_unread_input(driver)):
-                return conn
+            kept = self._idle.pop()  # the one used last: the oldest go back to the pool
+            if kept.looks_sound():
+                return kept
             await self._discard_idle()  # the server went away: so did the others
-            await _close(conn)
+            await _close(kept.conn)
         async with asyncio.timeout_at(deadline):
             conn = await self.engine.connect().start()
         try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return _Kept.of(conn)
         except BaseException:
             await _close(conn)
             raise
-        return conn
 
-    def _keep(self, conn: AsyncConnection) -> None:
-        loop = asyncio.get_running_loop()
-        self._idle.append((conn, loop.time()))
+    def _keep(self, kept: _Kept, loop: asyncio.AbstractEventLoop) -> None:
+        kept.used = loop.time()
+        self._idle.append(kept)
         if self._trimming is None:
             self._trimming = loop.call_later(KEEP_IDLE, self._trim)
 
@@ -298,7 +237,7 @@ class Database:
         loop = asyncio.get_running_loop()
         self._trimming = None
         since = loop.time() - KEEP_IDLE
-        stale = [conn for conn, used in self._idle if used <= since]
+        stale = [kept.conn for kept in self._idle if kept.used <= since]
         self._idle = self._idle[len(stale) :]
         if stale:
             task = loop.create_task(_close_all(stale))
@@ -309,7 +248,7 @@ class Database:
 
     async def _discard_idle(self) -> None:
         idle, self._idle = self._idle, []
-        await _close_all([conn for conn, _ in idle])
+        await _close_all([kept.conn for kept in idle])
 
     async def close(self) -> None:
         """Give the kept connections back to the engine (before it is disposed of)."""
@@ -344,27 +283,33 @@ class Database:
         have reached the server, else ServiceUnavailable.
         """
         loop = asyncio.get_running_loop()
-        deadline = _since_arrival(self.policy.deadline)
+        deadline = _since_arrival(loop, self.policy.deadline)
         locks = sorted(set(wallet_locks))
-        async with self.wallet_queue.hold(locks, deadline) as contended:
-            self.hot.keep(contended, loop.time())
-            return await self._write(work, locks, one_statement and not self.pooled, deadline)
+        contended = await self.wallet_queue.acquire(locks, deadline)
+        try:
+            if contended:
+                self.hot.keep(contended, loop.time())
+            return await self._write(loop, work, locks, one_statement and not self.pooled, deadline)
+        finally:
+            self.wallet_queue.release(locks)
 
     async def _write(
         self,
+        loop: asyncio.AbstractEventLoop,
         work: Callable[[AsyncConnection], Awaitable[T]],
         locks: list[int],
         one: bool,
         deadline: float,
     ) -> T:
-        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             attempt += 1
             committing = False
-            gated = [k for k in locks if k < 0 or self.hot.is_hot(k, loop.time())]
+            now = loop.time()
+            gated = [k for k in locks if k < 0 or self.hot.is_hot(k, now)]
+            gate = self._gate(gated, deadline) if gated else _NO_GATE
             try:
-                async with self._gate(gated, deadline), self.connection(deadline) as conn:
+                async with gate, self.connection(deadline) as conn:
                     if one:
                         committing = True  # the statement commits as it completes
                         return await work(conn)
@@ -413,9 +358,6 @@ class Database:
         a session outlives its client's use of it (its locks would go to whoever gets it next).
         Whatever ends the lock transaction (the block's end, a lost connection, the process
         killed) releases them."""
-        if not keys:
-            yield
-            return
         async with self.connection(deadline, slots=self._gates) as conn:
             try:
                 await run(
@@ -509,6 +451,97 @@ class Database:
         self.counters.unavailable += 1
         failure.__cause__ = exc
         return failure
+
+
+@dataclass(slots=True, eq=False)
+class _Kept:
+    """A connection taken from the engine's pool, with what each use of it needs."""
+
+    conn: AsyncConnection
+    driver: Any  # its asyncpg connection
+    unread: Callable[[], bool] | None  # whether its socket has input waiting (None: unknown)
+    used: float = 0.0  # when it was last given back (the event loop's clock)
+
+    @classmethod
+    def of(cls, conn: AsyncConnection) -> _Kept:
+        driver = driver_of(conn)
+        return cls(conn, driver, input_probe(driver))
+
+    def looks_sound(self) -> bool:
+        """Not closed, and nothing written to it by the server while it was unused."""
+        return not (self.driver.is_closed() or (self.unread is not None and self.unread()))
+
+
+class _Use:
+    """One use of a connection, ended at its deadline (see ``Database.connection``)."""
+
+    __slots__ = ("_cut", "_cutoff", "_db", "_deadline", "_kept", "_loop", "_slots")
+
+    def __init__(self, db: Database, slots: Slots, deadline: float) -> None:
+        self._db, self._slots, self._deadline = db, slots, deadline
+        self._cut = False
+
+    async def __aenter__(self) -> AsyncConnection:
+        db = self._db
+        self._loop = loop = asyncio.get_running_loop()
+        await db._slot(loop, self._slots, self._deadline)
+        try:
+            self._kept = kept = await db._take(self._deadline)
+        except BaseException:
+            self._slots.give()
+            raise
+        db._in_use += 1
+        db.on_in_use(db._in_use)
+        self._cutoff = loop.call_at(self._deadline, self._cut_off)
+        return kept.conn
+
+    def _cut_off(self) -> None:
+        self._cut = True
+        self._kept.driver.terminate()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        db, kept = self._db, self._kept
+        conn, driver = kept.conn, kept.driver
+        sound = exc is None
+        try:
+            if isinstance(exc, Exception):
+                fault = classify(exc)
+                # The driver, its socket closed under it mid-call, may fail in ways of its own
+                # (an AttributeError while it prepares a statement): all mean "cut off".
+                if self._cut and fault is None:
+                    raise CutOff() from exc
+                if fault is Fault.UNAVAILABLE:
+                    await db._discard_idle()
+                # The server answered (a refusal, a serialization failure), or the work refused
+                # after its statement: the connection is as sound as before.
+                sound = fault is None or sqlstate_of(exc) is not None
+        finally:
+            self._cutoff.cancel()
+            try:
+                if sound and conn.in_transaction():
+                    # SQLAlchemy's own record of a transaction it began (in autocommit mode,
+                    # on its first statement: nothing on the server): ended before the next use.
+                    try:
+                        await conn.rollback()
+                    except Exception:
+                        sound = False
+                if (
+                    db.keep_connections
+                    and sound
+                    and not self._cut
+                    and not conn.invalidated
+                    and not driver.is_closed()
+                    and not driver.is_in_transaction()
+                ):
+                    db._keep(kept, self._loop)
+                else:
+                    await _close(conn)
+                db._in_use -= 1
+                db.on_in_use(db._in_use)
+            finally:
+                self._slots.give()
 
 
 async def _end(conn: AsyncConnection, end: Callable[[], Awaitable[None]]) -> None:

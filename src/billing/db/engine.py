@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import select
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import event, text
@@ -163,14 +163,21 @@ def _replace_if_not_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None
 
 def has_unread_input(driver: Any) -> bool:
     """Whether the connection's socket has bytes (or end of file) waiting: poll, no I/O."""
+    probe = input_probe(driver)
+    return probe is not None and probe()
+
+
+def input_probe(driver: Any) -> Callable[[], bool] | None:
+    """``has_unread_input`` for one connection, made once for its life (its socket stays the
+    same); None if its socket is not inspectable (the first statement will tell)."""
     sock = getattr(driver, "_transport", None)
     sock = sock.get_extra_info("socket") if sock is not None else None
     fd = sock.fileno() if sock is not None else -1
     if fd < 0:
-        return False  # not inspectable: the first statement will tell
+        return None
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    return bool(poller.poll(0))
+    return lambda: bool(poller.poll(0))
 
 
 async def check_reachable(settings: Settings, url: str) -> None:

@@ -9,9 +9,8 @@ starts (see ``Database._gate``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+import collections
+from collections.abc import Iterable
 
 from billing.errors import ServiceUnavailable
 
@@ -27,38 +26,97 @@ class KeyedLocks:
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
 
-    @asynccontextmanager
-    async def hold(self, keys: list[int], deadline: float) -> AsyncIterator[list[int]]:
-        """Hold the locks of ``keys`` (sorted: every holder takes them in the same order).
+    async def acquire(self, keys: list[int], deadline: float) -> list[int]:
+        """Take the locks of ``keys`` (sorted: every holder takes them in the same order); the
+        holder gives them back with ``release``.
 
-        Yields the keys that another request held or waited for when this one arrived. Waiting
-        ends at ``deadline`` (the event loop's clock) with ServiceUnavailable: the requests
-        ahead hold the wallets too long (a database that stopped answering, say).
+        Returns the keys that another request held or waited for when this one arrived.
+        Waiting ends at ``deadline`` (the event loop's clock) with ServiceUnavailable: the
+        requests ahead hold the wallets too long (a database that stopped answering, say).
         """
-        contended = [key for key in keys if self._users.get(key)]
+        users, locks = self._users, self._locks
+        contended = [key for key in keys if key in users]
         for key in keys:
-            self._users[key] = self._users.get(key, 0) + 1
-            self._locks.setdefault(key, asyncio.Lock())
-        held: list[asyncio.Lock] = []
+            users[key] = users.get(key, 0) + 1
+            if key not in locks:
+                locks[key] = asyncio.Lock()
+        held = 0
         try:
-            # Uncontended, every lock is new and free, taken at once: no timer armed (a timer
-            # costs every request).
-            bound = asyncio.timeout_at(deadline) if contended else contextlib.nullcontext()
-            try:
-                async with bound:
+            if contended:
+                async with asyncio.timeout_at(deadline):
                     for key in keys:
-                        await self._locks[key].acquire()
-                        held.append(self._locks[key])
-            except TimeoutError:
+                        await locks[key].acquire()
+                        held += 1
+            else:
+                # Every lock is new and free, taken at once: no timer armed (a timer costs
+                # every request).
+                for key in keys:
+                    await locks[key].acquire()
+                    held += 1
+        except BaseException as exc:
+            self._release(keys, held)
+            if isinstance(exc, TimeoutError):
                 raise ServiceUnavailable(busy=True) from None
-            yield contended
+            raise
+        return contended
+
+    def release(self, keys: list[int]) -> None:
+        """Give back the locks that ``acquire`` took for ``keys``."""
+        self._release(keys, len(keys))
+
+    def _release(self, keys: list[int], held: int) -> None:
+        for key in reversed(keys[:held]):
+            self._locks[key].release()
+        for key in keys:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+class Slots:
+    """A budget of ``size`` slots (connections), handed out first come, first served.
+
+    A request that finds none free waits in line until its own time is up (``take``); only
+    then is a timer armed: one for each request that waits, none for one that does not.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def locked(self) -> bool:
+        return not self._free
+
+    async def take(self, loop: asyncio.AbstractEventLoop, until: float) -> None:
+        """One slot, or TimeoutError if none came before ``until`` (the loop's clock)."""
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        turn = loop.create_future()
+        self._waiting.append(turn)
+        timer = loop.call_at(until, _too_late, turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self.give()  # handed over just as this request gave up: the next one's
+            raise
         finally:
-            for lock in reversed(held):
-                lock.release()
-            for key in keys:
-                self._users[key] -= 1
-                if not self._users[key]:
-                    del self._users[key], self._locks[key]
+            timer.cancel()
+
+    def give(self) -> None:
+        """Give a slot back: to the request that has waited longest, if any still waits."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
+def _too_late(turn: asyncio.Future[None]) -> None:
+    if not turn.done():
+        turn.set_exception(TimeoutError())
 
 
 class HotWallets:
