@@ -7,7 +7,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from billing.graphql.scalars import JsonNumber
+from billing.graphql.view import _loads as view_loads
+from billing.graphql.view import _reject_constant
 from support.api import Api
 from support.documents import CREATE_CLIENT, RESUPPLY
 
@@ -386,3 +391,55 @@ async def test_json_numbers_are_not_strings(api: Api, sql: asyncpg.Connection, f
     assert response.status_code == 200
     assert "String cannot represent" in response.json()["errors"][0]["message"]
     assert await ledger_size(sql) == (0, 0, 0, 0)
+
+
+def _canonical(value: Any) -> Any:
+    """A decoded body with each kept JSON number as its text, for comparing."""
+    if isinstance(value, JsonNumber):
+        return ("number", value.text)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return (type(value).__name__, value)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES)
+def test_request_bodies_decode_as_the_standard_library_decodes_them(value: Any) -> None:
+    # given: any JSON body, with numbers as a client writes them (5e-07, 1.5, 2**70)
+    body = json.dumps(value).encode()
+    # when: decoded as requests are (orjson first)
+    decoded = view_loads(body)
+    # then: the same values, of the same types, as the standard library's own decoding
+    expected = json.loads(body, parse_float=JsonNumber, parse_constant=_reject_constant)
+    assert _canonical(decoded) == _canonical(expected)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": NaN}', b'{"a": 1', b'{"a": "\xff"}', '{"a": 1}'.encode("utf-16"), b"[" * 5000],
+)
+def test_bodies_refused_by_orjson_get_the_standard_librarys_verdict(body: bytes) -> None:
+    try:
+        expected: object = _canonical(
+            json.loads(body, parse_float=JsonNumber, parse_constant=_reject_constant)
+        )
+    except (ValueError, RecursionError) as exc:
+        expected = type(exc)
+    try:
+        decoded: object = _canonical(view_loads(body))
+    except (ValueError, RecursionError) as exc:
+        decoded = type(exc)
+    assert decoded == expected

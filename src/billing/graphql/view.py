@@ -141,6 +141,30 @@ def encode_json(data: object) -> bytes:
         return json.dumps(data, separators=(",", ":")).encode()
 
 
+def _loads(data: str | bytes) -> object:
+    """A request body's JSON, by orjson; by the standard library when it holds a number with a
+    fraction or an exponent (kept as written: JsonNumber) or anything orjson refuses (integers
+    beyond 64 bits, NaN, bad JSON: the standard library's verdict and errors stand)."""
+    try:
+        decoded = orjson.loads(data)
+    except ValueError:
+        pass
+    else:
+        if not _has_float(decoded):
+            return decoded
+    return json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
+
+
+def _has_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:  # noqa: SIM110 - a loop: any() over a generator costs more per body
+        if _has_float(item):
+            return True
+    return False
+
+
 def _refuse_subscription(query: str, operation_name: str | None) -> None:
     """Over HTTP a subscription would resolve to nothing: refuse it. (Parsed here only when the
     document may hold one; all others are parsed once, by the cached path.)"""
@@ -330,7 +354,7 @@ class BillingGraphQL(GraphQL[Context, None]):
         # A JSON number with a fraction or exponent keeps its source text (see JsonNumber), so
         # 500.5 reaches the Money scalar exactly and 5e-1 can be refused as written.
         try:
-            decoded = json.loads(data, parse_float=JsonNumber, parse_constant=_reject_constant)
+            decoded = _loads(data)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd numbers
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(decoded, dict | list):  # a list is refused as a batch (batching off)
