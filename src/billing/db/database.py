@@ -72,6 +72,9 @@ KEEP_IDLE = 1.0
 # The gate of a write that queues for no key across processes.
 _NO_GATE = contextlib.nullcontext()
 
+# How early a timer may fire by the event loop's clock (uvloop's timers count milliseconds).
+_CLOCK_SLACK = 0.001
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -137,6 +140,12 @@ class Database:
     _trimming: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
     _closing: set[asyncio.Task[None]] = field(init=False, repr=False, default_factory=set)
     _in_use: int = field(init=False, repr=False, default=0)
+    # The uses of connections in progress, and one timer for the earliest of their deadlines
+    # (``_cut_overdue``): a timer for each use cost every request some microseconds.
+    _uses: dict[_Use, None] = field(init=False, repr=False, default_factory=dict)
+    _watch: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
+    _watch_at: float = field(init=False, repr=False, default=0.0)
+    _watch_loop: asyncio.AbstractEventLoop | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         # Requests wait for a connection here, first come first served, not in the pool: there a
@@ -250,11 +259,41 @@ class Database:
         idle, self._idle = self._idle, []
         await _close_all([kept.conn for kept in idle])
 
+    def _watch_use(self, use: _Use, loop: asyncio.AbstractEventLoop) -> None:
+        self._uses[use] = None
+        if self._watch is None or use.deadline < self._watch_at or self._watch_loop is not loop:
+            self._arm(loop, use.deadline)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._watch is not None and self._watch_loop is loop:
+            self._watch.cancel()  # (a timer of another loop, closed since, is left alone)
+        self._watch_at, self._watch_loop = at, loop
+        self._watch = loop.call_at(at, self._cut_overdue)
+
+    def _cut_overdue(self) -> None:
+        """Cut off the uses whose deadline has come; watch for the next deadline."""
+        loop = asyncio.get_running_loop()
+        self._watch = None
+        now = loop.time()
+        nearest: float | None = None
+        for use in list(self._uses):
+            if use.cut:
+                continue
+            if use.deadline <= now + _CLOCK_SLACK:
+                use.cut_off()
+            elif nearest is None or use.deadline < nearest:
+                nearest = use.deadline
+        if nearest is not None:
+            self._arm(loop, nearest)
+
     async def close(self) -> None:
         """Give the kept connections back to the engine (before it is disposed of)."""
         if self._trimming is not None:
             self._trimming.cancel()
             self._trimming = None
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         await self._discard_idle()
         if self._closing:
             await asyncio.gather(*self._closing)
@@ -473,30 +512,31 @@ class _Kept:
 
 
 class _Use:
-    """One use of a connection, ended at its deadline (see ``Database.connection``)."""
+    """One use of a connection, cut off at its deadline (see ``Database.connection``)."""
 
-    __slots__ = ("_cut", "_cutoff", "_db", "_deadline", "_kept", "_loop", "_slots")
+    __slots__ = ("_db", "_kept", "_loop", "_slots", "cut", "deadline")
 
     def __init__(self, db: Database, slots: Slots, deadline: float) -> None:
-        self._db, self._slots, self._deadline = db, slots, deadline
-        self._cut = False
+        self._db, self._slots, self.deadline = db, slots, deadline
+        self.cut = False
 
     async def __aenter__(self) -> AsyncConnection:
         db = self._db
         self._loop = loop = asyncio.get_running_loop()
-        await db._slot(loop, self._slots, self._deadline)
+        await db._slot(loop, self._slots, self.deadline)
         try:
-            self._kept = kept = await db._take(self._deadline)
+            self._kept = kept = await db._take(self.deadline)
         except BaseException:
             self._slots.give()
             raise
         db._in_use += 1
         db.on_in_use(db._in_use)
-        self._cutoff = loop.call_at(self._deadline, self._cut_off)
+        db._watch_use(self, loop)
         return kept.conn
 
-    def _cut_off(self) -> None:
-        self._cut = True
+    def cut_off(self) -> None:
+        """Close the socket at once, without the goodbye a silent network would make wait."""
+        self.cut = True
         self._kept.driver.terminate()
 
     async def __aexit__(
@@ -510,7 +550,7 @@ class _Use:
                 fault = classify(exc)
                 # The driver, its socket closed under it mid-call, may fail in ways of its own
                 # (an AttributeError while it prepares a statement): all mean "cut off".
-                if self._cut and fault is None:
+                if self.cut and fault is None:
                     raise CutOff() from exc
                 if fault is Fault.UNAVAILABLE:
                     await db._discard_idle()
@@ -518,7 +558,7 @@ class _Use:
                 # after its statement: the connection is as sound as before.
                 sound = fault is None or sqlstate_of(exc) is not None
         finally:
-            self._cutoff.cancel()
+            del db._uses[self]
             try:
                 if sound and conn.in_transaction():
                     # SQLAlchemy's own record of a transaction it began (in autocommit mode,
@@ -530,7 +570,7 @@ class _Use:
                 if (
                     db.keep_connections
                     and sound
-                    and not self._cut
+                    and not self.cut
                     and not conn.invalidated
                     and not driver.is_closed()
                     and not driver.is_in_transaction()
