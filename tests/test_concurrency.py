@@ -344,6 +344,24 @@ async def test_a_request_out_of_time_for_a_slot_gets_none_and_takes_none() -> No
     await asyncio.wait_for(slots.take(loop, loop.time()), 1)
 
 
+async def test_each_request_waiting_for_a_slot_waits_until_its_own_time() -> None:
+    # given: one slot, taken; a request that may wait 5 s, then one that may wait 50 ms
+    loop = asyncio.get_running_loop()
+    slots = Slots(1)
+    await slots.take(loop, loop.time())
+    started = loop.time()
+    patient = asyncio.create_task(slots.take(loop, started + 5))
+    await asyncio.sleep(0)
+    # when / then: the second gives up at its own time, not at the first one's
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(slots.take(loop, started + 0.05), 2)
+    assert loop.time() - started < 1
+    # and the first still waits, and gets the slot when it is given back
+    assert not patient.done()
+    slots.give()
+    await asyncio.wait_for(patient, 1)
+
+
 async def test_a_slot_handed_to_a_request_cancelled_meanwhile_goes_to_the_next() -> None:
     # given: one slot, taken, and two requests waiting for it
     loop = asyncio.get_running_loop()

@@ -39,7 +39,14 @@ from billing.db.faults import (
     sqlstate_of,
     unreachable,
 )
-from billing.db.gate import HotWallets, KeyedLocks, Slots, gate_connections, lock_in_order
+from billing.db.gate import (
+    EarliestTimer,
+    HotWallets,
+    KeyedLocks,
+    Slots,
+    gate_connections,
+    lock_in_order,
+)
 from billing.db.statements import driver_of, run
 from billing.errors import OutcomeUnknown, ServiceUnavailable, TryAgain
 
@@ -71,9 +78,6 @@ KEEP_IDLE = 1.0
 
 # The gate of a write that queues for no key across processes.
 _NO_GATE = contextlib.nullcontext()
-
-# How early a timer may fire by the event loop's clock (uvloop's timers count milliseconds).
-_CLOCK_SLACK = 0.001
 
 
 @dataclass(frozen=True)
@@ -143,9 +147,7 @@ class Database:
     # The uses of connections in progress, and one timer for the earliest of their deadlines
     # (``_cut_overdue``): a timer for each use cost every request some microseconds.
     _uses: dict[_Use, None] = field(init=False, repr=False, default_factory=dict)
-    _watch: asyncio.TimerHandle | None = field(init=False, repr=False, default=None)
-    _watch_at: float = field(init=False, repr=False, default=0.0)
-    _watch_loop: asyncio.AbstractEventLoop | None = field(init=False, repr=False, default=None)
+    _watch: EarliestTimer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Requests wait for a connection here, first come first served, not in the pool: there a
@@ -157,6 +159,7 @@ class Database:
         # The gate's connections, each holding a lock for one writer (see ``_gate``): their own
         # budget, so that writers holding locks always find a connection to write with.
         self._gates = Slots(gate_connections(self.connections or size))
+        self._watch = EarliestTimer(self._cut_overdue)
 
     @classmethod
     def configured(
@@ -259,41 +262,24 @@ class Database:
         idle, self._idle = self._idle, []
         await _close_all([kept.conn for kept in idle])
 
-    def _watch_use(self, use: _Use, loop: asyncio.AbstractEventLoop) -> None:
-        self._uses[use] = None
-        if self._watch is None or use.deadline < self._watch_at or self._watch_loop is not loop:
-            self._arm(loop, use.deadline)
-
-    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
-        if self._watch is not None and self._watch_loop is loop:
-            self._watch.cancel()  # (a timer of another loop, closed since, is left alone)
-        self._watch_at, self._watch_loop = at, loop
-        self._watch = loop.call_at(at, self._cut_overdue)
-
-    def _cut_overdue(self) -> None:
-        """Cut off the uses whose deadline has come; watch for the next deadline."""
-        loop = asyncio.get_running_loop()
-        self._watch = None
-        now = loop.time()
+    def _cut_overdue(self, now: float) -> float | None:
+        """Cut off the uses whose deadline has come; the next deadline of those left."""
         nearest: float | None = None
         for use in list(self._uses):
             if use.cut:
                 continue
-            if use.deadline <= now + _CLOCK_SLACK:
+            if use.deadline <= now:
                 use.cut_off()
             elif nearest is None or use.deadline < nearest:
                 nearest = use.deadline
-        if nearest is not None:
-            self._arm(loop, nearest)
+        return nearest
 
     async def close(self) -> None:
         """Give the kept connections back to the engine (before it is disposed of)."""
         if self._trimming is not None:
             self._trimming.cancel()
             self._trimming = None
-        if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
+        self._watch.cancel()
         await self._discard_idle()
         if self._closing:
             await asyncio.gather(*self._closing)
@@ -531,7 +517,8 @@ class _Use:
             raise
         db._in_use += 1
         db.on_in_use(db._in_use)
-        db._watch_use(self, loop)
+        db._uses[self] = None
+        db._watch.expect(loop, self.deadline)
         return kept.conn
 
     def cut_off(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from billing.errors import ServiceUnavailable
 
@@ -76,13 +76,14 @@ class KeyedLocks:
 class Slots:
     """A budget of ``size`` slots (connections), handed out first come, first served.
 
-    A request that finds none free waits in line until its own time is up (``take``); only
-    then is a timer armed: one for each request that waits, none for one that does not.
+    A request that finds none free waits in line until its own time is up (``take``); one
+    timer, for the earliest of those times, serves all that wait.
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
-        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiting: collections.deque[tuple[asyncio.Future[None], float]] = collections.deque()
+        self._timer = EarliestTimer(self._expire)
 
     def locked(self) -> bool:
         return not self._free
@@ -93,30 +94,70 @@ class Slots:
             self._free -= 1
             return
         turn = loop.create_future()
-        self._waiting.append(turn)
-        timer = loop.call_at(until, _too_late, turn)
+        self._waiting.append((turn, until))
+        self._timer.expect(loop, until)
         try:
             await turn
         except BaseException:
             if turn.done() and not turn.cancelled() and turn.exception() is None:
                 self.give()  # handed over just as this request gave up: the next one's
             raise
-        finally:
-            timer.cancel()
 
     def give(self) -> None:
         """Give a slot back: to the request that has waited longest, if any still waits."""
         while self._waiting:
-            turn = self._waiting.popleft()
+            turn, _ = self._waiting.popleft()
             if not turn.done():
                 turn.set_result(None)
                 return
         self._free += 1
 
+    def _expire(self, now: float) -> float | None:
+        """Time out those whose time is up; the earliest time of those still waiting."""
+        for turn, until in self._waiting:
+            if not turn.done() and until <= now:
+                turn.set_exception(TimeoutError())
+        self._waiting = collections.deque(w for w in self._waiting if not w[0].done())
+        return min((until for _, until in self._waiting), default=None)
 
-def _too_late(turn: asyncio.Future[None]) -> None:
-    if not turn.done():
-        turn.set_exception(TimeoutError())
+
+class EarliestTimer:
+    """One timer for many deadlines, armed for the earliest: a timer of the event loop's for
+    each (a request's) costs some microseconds to arm and to cancel.
+
+    ``expect(loop, at)``: something is due at ``at``. When the timer fires, ``due(now)`` deals
+    with everything due by ``now`` and returns the next deadline to fire at, if any.
+    """
+
+    # How early a timer may fire by the loop's clock (uvloop's timers count milliseconds).
+    SLACK = 0.001
+
+    def __init__(self, due: Callable[[float], float | None]) -> None:
+        self._due = due
+        self._handle: asyncio.TimerHandle | None = None
+        self._at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def expect(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._handle is None or at < self._at or self._loop is not loop:
+            self._arm(loop, at)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, at: float) -> None:
+        if self._loop is loop:
+            self.cancel()  # (a timer of another loop, closed since, is left alone)
+        self._at, self._loop = at, loop
+        self._handle = loop.call_at(at, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._handle = None
+        then = self._due(loop.time() + self.SLACK)
+        if then is not None:
+            self._arm(loop, then)
 
 
 class HotWallets:
