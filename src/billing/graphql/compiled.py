@@ -5,8 +5,9 @@ graphql-core's executor re-derives on every request what is the same every time:
 to collect for which type, how each is resolved, how its value is serialized. ``compile_``
 works that out once per document, and ``Compiled.run`` then answers a request with it:
 
-* the variables are coerced by graphql-core, as the executor does, with its errors; each
-  field's arguments too;
+* the variables are coerced by a plan of their types (billing.graphql.variables) when they are
+  valid, else by graphql-core, as the executor does, with its errors; each field's arguments
+  by graphql-core;
 * every field that has a resolver (the root field, a wallet's ``held``, a page of history) is
   resolved by the function the executor calls (Strawberry's, with the request's context and a
   resolve info like the executor's): authentication, limits, idempotency, the loaders and the
@@ -60,6 +61,8 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path as InfoPath
+
+from billing.graphql.variables import CoerceVariables, plan_variables
 
 # Strawberry keeps each GraphQL field's definition under this key of its extensions.
 STRAWBERRY_FIELD = "strawberry-definition"
@@ -226,15 +229,22 @@ class Compiled:
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
     root: _Field
+    variables: CoerceVariables | None  # None: graphql-core coerces them every time
 
     async def run(
         self, root_value: Any, context: Any, variables: Mapping[str, Any] | None
     ) -> ExecutionResult:
-        coerced = get_variable_values(
-            self.schema,
-            self.operation.variable_definitions or (),
-            dict(variables or {}),
-            max_errors=MAX_COERCION_ERRORS,
+        inputs = variables or {}
+        planned = None if self.variables is None else self.variables(inputs)
+        coerced = (
+            planned
+            if planned is not None
+            else get_variable_values(
+                self.schema,
+                self.operation.variable_definitions or (),
+                dict(inputs),
+                max_errors=MAX_COERCION_ERRORS,
+            )
         )
         if isinstance(coerced, list):
             return ExecutionResult(data=None, errors=coerced)
@@ -295,7 +305,8 @@ def compile_(
     fields = _Planner(schema, fragments).fields(root_type, [operation.selection_set])
     if not fields or fields[0].getter is not None:
         return None
-    return Compiled(schema, operation, fragments, fields[0])
+    variables = plan_variables(schema, operation.variable_definitions or ())
+    return Compiled(schema, operation, fragments, fields[0], variables)
 
 
 @dataclass(frozen=True, slots=True)
