@@ -484,7 +484,7 @@ class _Kept:
 
     conn: AsyncConnection
     driver: Any  # its asyncpg connection
-    unread: Callable[[], bool] | None  # whether its socket has input waiting (None: unknown)
+    unread: Callable[[], bool]  # whether its socket has input waiting (see input_probe)
     used: float = 0.0  # when it was last given back (the event loop's clock)
 
     @classmethod
@@ -494,7 +494,7 @@ class _Kept:
 
     def looks_sound(self) -> bool:
         """Not closed, and nothing written to it by the server while it was unused."""
-        return not (self.driver.is_closed() or (self.unread is not None and self.unread()))
+        return not (self.driver.is_closed() or self.unread())
 
 
 class _Use:

@@ -163,21 +163,24 @@ def _replace_if_not_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None
 
 def has_unread_input(driver: Any) -> bool:
     """Whether the connection's socket has bytes (or end of file) waiting: poll, no I/O."""
-    probe = input_probe(driver)
-    return probe is not None and probe()
+    return input_probe(driver)()
 
 
-def input_probe(driver: Any) -> Callable[[], bool] | None:
+def input_probe(driver: Any) -> Callable[[], bool]:
     """``has_unread_input`` for one connection, made once for its life (its socket stays the
-    same); None if its socket is not inspectable (the first statement will tell)."""
+    same)."""
     sock = getattr(driver, "_transport", None)
     sock = sock.get_extra_info("socket") if sock is not None else None
     fd = sock.fileno() if sock is not None else -1
     if fd < 0:
-        return None
+        return _never  # not inspectable: the first statement will tell
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     return lambda: bool(poller.poll(0))
+
+
+def _never() -> bool:
+    return False
 
 
 async def check_reachable(settings: Settings, url: str) -> None:

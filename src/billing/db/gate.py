@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Callable, Iterable
 
 from billing.errors import ServiceUnavailable
@@ -41,15 +42,11 @@ class KeyedLocks:
             if key not in locks:
                 locks[key] = asyncio.Lock()
         held = 0
+        # Uncontended, every lock is new and free, taken at once: no timer armed (a timer costs
+        # every request).
+        bound = asyncio.timeout_at(deadline) if contended else contextlib.nullcontext()
         try:
-            if contended:
-                async with asyncio.timeout_at(deadline):
-                    for key in keys:
-                        await locks[key].acquire()
-                        held += 1
-            else:
-                # Every lock is new and free, taken at once: no timer armed (a timer costs
-                # every request).
+            async with bound:
                 for key in keys:
                     await locks[key].acquire()
                     held += 1
