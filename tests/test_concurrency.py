@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from decimal import Decimal
+from functools import partial
 
 import asyncpg
 import pytest
@@ -15,8 +17,10 @@ from billing.config import Settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.gate import HotWallets, KeyedLocks, Slots
+from billing.domain.idempotency import lock_of
 from billing.errors import ServiceUnavailable
 from billing.events.relay import LOCK as RELAY_LOCK
+from support import ledger_depth as depth
 from support.api import Api, custom_api
 from support.contention import resupply_past_a_competing_update
 from support.documents import CREATE_CLIENT
@@ -151,6 +155,81 @@ async def test_a_transfer_between_quiet_wallets_is_one_statement(
     sent = [s for s in statements if "api_tokens" not in s]  # (the token check, if not cached)
     assert len(sent) == 1, sent
     assert "UPDATE wallets" in sent[0]
+
+
+def gated(sent: list[str], key: str) -> bool:
+    """Whether ``sent`` is a write through the gate on the lock ``key`` alone (a number, or a
+    pattern)."""
+    return (
+        len(sent) == 3
+        and re.fullmatch(
+            rf"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock\({key}\)", sent[0]
+        )
+        is not None
+        and sent[2] == "ROLLBACK"
+    )
+
+
+async def test_captures_voids_and_refunds_pass_the_gate_only_once_they_have_collided(
+    api: Api,
+    app: Starlette,
+    statements: list[str],
+    sql: asyncpg.Connection,
+    pg_server: PgServer,
+    database: str,
+) -> None:
+    # given: two holds and a payment between quiet wallets
+    _, a = await api.create_client("resolve-a")
+    _, b = await api.create_client("resolve-b")
+    await api.resupply(a, "10.00")
+    first, second = [await depth.hold_id(api, a, b, "2.00") for _ in range(2)]
+    paid = (await depth.transfer(api, a, b, "3.00"))["transactionNumber"]
+    for resolve, success in [
+        (partial(depth.capture, api, first), "CaptureHoldSuccess"),
+        (partial(depth.refund, api, paid, "1.00"), "RefundSuccess"),
+    ]:
+        statements.clear()
+        # when
+        assert (await resolve())["__typename"] == success
+        # then: one round trip, as for a transfer
+        sent = [s for s in statements if "api_tokens" not in s]
+        assert len(sent) == 1, sent
+    # when: a void of the second hold, and a refund of the payment, each collide with another
+    # process's write to its wallet
+    dsn = pg_server.dsn(database)
+    for wallet, resolve, success in [
+        (a, partial(depth.void, api, second), "VoidHoldSuccess"),
+        (b, partial(depth.refund, api, paid, "1.00"), "RefundSuccess"),
+    ]:
+        answer = await resupply_past_a_competing_update(api, sql, dsn, wallet, resolve)
+        assert answer["__typename"] == success
+    assert app.state.db.counters.retries >= 2
+    # then: whoever writes to that hold or payment next passes the gate, on its lock
+    for resolve, answer, lock in [
+        (partial(depth.capture, api, second), "HoldNotPending", lock_of(f"hold\0{second}")),
+        (partial(depth.refund, api, paid, "1.00"), "RefundSuccess", lock_of(f"refund\0{paid}")),
+    ]:
+        statements.clear()
+        assert (await resolve())["__typename"] == answer
+        sent = [s for s in statements if "api_tokens" not in s]
+        assert gated(sent, str(lock)), sent
+
+
+async def test_requests_with_an_idempotency_key_always_pass_the_gate_on_its_lock(
+    api: Api, statements: list[str]
+) -> None:
+    # given: two quiet wallets
+    _, a = await api.create_client("keyed-a")
+    _, b = await api.create_client("keyed-b")
+    await api.resupply(a, "3.00")
+    statements.clear()
+    # when
+    result = await depth.transfer(api, a, b, "1.00", idempotencyKey="quiet-but-keyed")
+    # then: the key's lock (a negative id) taken at the gate, then the transfer
+    assert result["__typename"] == "TransferSuccess"
+    sent = [s for s in statements if "api_tokens" not in s]
+    assert gated(sent, "-[0-9]+"), sent
+    assert "UPDATE wallets" in sent[1]
 
 
 async def test_a_transfer_between_hot_wallets_passes_the_gate_and_releases_it(

@@ -288,15 +288,20 @@ class Database:
         self,
         work: Callable[[AsyncConnection], Awaitable[T]],
         *,
-        wallet_locks: Iterable[int] = (),
+        locks: Iterable[int] = (),
+        key_lock: int | None = None,
         one_statement: bool = False,
     ) -> T:
         """Run ``work`` in one SERIALIZABLE transaction, retried as described in this module.
 
-        ``wallet_locks``: wallets (positive ids) and idempotency keys (negative ids) whose
-        concurrent writers should queue instead of aborting each other. They queue first in
-        this process, then, for idempotency keys and hot wallets (see ``HotWallets``), at the
-        database gate (``_gate``) across processes.
+        ``locks``: what the work writes to (wallets by their positive ids; a hold or a payment
+        by a negative id, see ``billing.domain.idempotency.lock_of``) whose concurrent writers
+        should queue instead of aborting each other. They queue in this process, and those
+        that have collided with another process's writers (hot, see ``HotWallets``) queue at
+        the database gate (``_gate``) across processes too.
+
+        ``key_lock``: an idempotency key's lock. Requests with one key queue in this process
+        and at the gate, always: exactly one of them executes at a time, on any node.
 
         ``one_statement``: ``work`` sends a single statement, which PostgreSQL runs as a
         transaction of its own (SERIALIZABLE: the sessions' default), without BEGIN and COMMIT
@@ -309,20 +314,25 @@ class Database:
         """
         loop = asyncio.get_running_loop()
         deadline = _since_arrival(loop, self.policy.deadline)
-        locks = sorted(set(wallet_locks))
-        contended = await self.wallet_queue.acquire(locks, deadline)
+        keys = sorted({*locks, key_lock} if key_lock is not None else set(locks))
+        contended = await self.wallet_queue.acquire(keys, deadline)
         try:
             if contended:
                 self.hot.keep(contended, loop.time())
-            return await self._write(loop, work, locks, one_statement and not self.pooled, deadline)
+            one = one_statement and not self.pooled
+            return await self._write(
+                loop, work, keys, key_lock=key_lock, one=one, deadline=deadline
+            )
         finally:
-            self.wallet_queue.release(locks)
+            self.wallet_queue.release(keys)
 
     async def _write(
         self,
         loop: asyncio.AbstractEventLoop,
         work: Callable[[AsyncConnection], Awaitable[T]],
         locks: list[int],
+        *,
+        key_lock: int | None,
         one: bool,
         deadline: float,
     ) -> T:
@@ -331,7 +341,7 @@ class Database:
             attempt += 1
             committing = False
             now = loop.time()
-            gated = [k for k in locks if k < 0 or self.hot.is_hot(k, now)]
+            gated = [k for k in locks if k == key_lock or self.hot.is_hot(k, now)]
             gate = self._gate(gated, deadline) if gated else _NO_GATE
             try:
                 async with gate, self.connection(deadline) as conn:
@@ -356,7 +366,7 @@ class Database:
                     self.counters.try_again += 1
                     raise TryAgain() from exc
                 if fault is Fault.RETRY:
-                    self.hot.mark((k for k in locks if k > 0), loop.time())
+                    self.hot.mark((k for k in locks if k != key_lock), loop.time())
                 pause = self.policy.backoff(attempt)
                 if attempt >= self.policy.max_attempts or loop.time() + pause > deadline:
                     if fault is Fault.RETRY:

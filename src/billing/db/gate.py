@@ -158,7 +158,8 @@ class EarliestTimer:
 
 
 class HotWallets:
-    """Wallets whose writers recently conflicted with writers in another process.
+    """Wallets (and holds, and payments being refunded, by their lock ids) whose writers
+    recently conflicted with writers in another process.
 
     A wallet turns hot when a transaction on it had to be retried, and stays hot while
     writers keep queueing for it here (they would keep colliding with the other processes'

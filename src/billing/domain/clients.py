@@ -111,7 +111,7 @@ async def create_client(
             await idempotency.remember(conn, idem, client_id=client_id)
         return NewClient(client=client, wallet=_owned(wallet, client))
 
-    return await db.write(work, wallet_locks=idempotency.locks(idem))
+    return await db.write(work, key_lock=idempotency.lock(idem))
 
 
 def _owned(wallet: WalletRecord, client: ClientRecord) -> WalletRecord:
@@ -187,7 +187,7 @@ async def create_wallet(
             await idempotency.remember(conn, idem, wallet_id=made.id)
         return NewWallet(wallet=made)
 
-    return await db.write(work, wallet_locks=idempotency.locks(idem))
+    return await db.write(work, key_lock=idempotency.lock(idem))
 
 
 async def create_currency(

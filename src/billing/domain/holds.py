@@ -341,7 +341,8 @@ async def _resolve_hold(
         req,
         {"hold": hid, "amount": value},
         # Whoever resolves one hold queues behind the others (the loser then sees it
-        # resolved), rather than aborting them.
+        # resolved), rather than aborting them: in this process always, across processes
+        # once they have collided (see Database.write).
         locks=[lock_of(f"hold\0{hid}")],
         done=done,
         replay=lambda conn, tid: posting.recorded(conn, tid, req.actor),
@@ -444,5 +445,5 @@ async def expire_lapsed(db: Database, limit: int = 100) -> int:
         ) -> None:
             await posting.post(conn, EXPIRE, sweep, legs)
 
-        await db.write(work, wallet_locks=[wallet_id], one_statement=True)
+        await db.write(work, locks=[wallet_id], one_statement=True)
     return len(wallets)

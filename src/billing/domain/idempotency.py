@@ -110,6 +110,6 @@ async def remember(
     )
 
 
-def locks(idem: Idempotency | None, *wallet_ids: int) -> list[int]:
-    """Advisory locks for the write gate: the key's (if any) and the wallets'."""
-    return [*wallet_ids, *([idem.lock_id] if idem else [])]
+def lock(idem: Idempotency | None) -> int | None:
+    """The key's lock, if there is a key (see ``Database.write``)."""
+    return None if idem is None else idem.lock_id

@@ -399,8 +399,8 @@ async def run(
             refuse(answer, request.actor, fields)
         return done(answer)
 
-    gate = idempotency.locks(request.key, *locks)
-    return await db.write(work, wallet_locks=gate, one_statement=True)
+    key_lock = idempotency.lock(request.key)
+    return await db.write(work, locks=locks, key_lock=key_lock, one_statement=True)
 
 
 def posted(answer: Answer, request: Request, kind: str, amount: Decimal, **links: Any) -> Posted:
