@@ -228,7 +228,8 @@ def pgbench_script(kind: str) -> str:
         capture = for_pgbench(CAPTURE_STATEMENT, {**_PGBENCH_REQUEST, "hold": ":h_hold_id",
                                                   "amount": "NULL"})  # fmt: skip
         # The API's lock of a hold is a hash of its id (negative, as every lock that is no
-        # wallet's); the negated id is as good a name for it here.
+        # wallet's); the negated id is as good a name for it here. Like the wallets', it is
+        # taken where the scenario's wallets are contended (:gate).
         lock = (
             "SELECT pg_advisory_unlock_all(), pg_advisory_lock(0 - CAST(:h_hold_id AS bigint));\n"
         )
@@ -239,9 +240,6 @@ def pgbench_script(kind: str) -> str:
             + _CHOOSE_TWO
             + "\\set n random(1, 1000000000)\n"  # the hold's reference, as the API's are unique
             + _gated(_LOCK_TWO, made)
-            + lock
-            + capture
-            + ";\n"
-            + _UNLOCK
+            + _gated(lock, capture + ";\n")
         )
     raise ValueError(f"unknown kind {kind!r}")
