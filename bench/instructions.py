@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import logging
 import os
@@ -30,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import request_cpu  # noqa: E402 - after the bench directory is on the path
+from tpbench.common import export_src  # noqa: E402
 from tpbench.database import dsn, operator_token, prepare  # noqa: E402
 
 DEFAULT_SCENARIOS = "transfer,read,hold-capture,transfer-refund"
@@ -93,15 +92,14 @@ def child(argv: list[str]) -> None:
         print(json.dumps({"sent": sent}))
 
 
-def run_child(src: Path, args: list[str], *, counted: bool) -> tuple[dict[str, Any], int]:
+def run_child(
+    what: str, src: Path, args: list[str], *, counted: bool
+) -> tuple[dict[str, Any], int]:
     """This script as a child on ``src``'s billing (under callgrind if ``counted``): its JSON,
-    and the instructions it executed (0 if not counted)."""
-    # (a fixed hash seed: the same dict layouts, so the same instructions, in every run)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(src), str(BENCH)]),
-        "PYTHONHASHSEED": "0",
-    }
+    and the instructions it executed (0 if not counted). ``what`` names it if it fails."""
+    path = [str(src), str(BENCH), *filter(None, [os.environ.get("PYTHONPATH")])]
+    # (a fixed hash seed: the same dict layouts in every run, so nearly the same instructions)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PYTHONHASHSEED": "0"}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
     with tempfile.TemporaryDirectory(prefix="billing-callgrind-") as out:
         if counted:
@@ -112,29 +110,11 @@ def run_child(src: Path, args: list[str], *, counted: bool) -> tuple[dict[str, A
                 *command,
             ]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(args[:3])} failed:\n{done.stderr[-3000:]}")
     found = COLLECTED.findall(done.stderr)
-    if counted and not found:
-        sys.exit(f"callgrind reported no count:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1]), int(found[-1]) if found else 0
-
-
-def export(rev: str, into: Path) -> tuple[Path, str]:
-    """src/ as of ``rev``, extracted under ``into``; and the commit."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", "--short", f"{rev}^{{commit}}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "src"], cwd=REPO, capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src", commit
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or (counted and not found):
+        sys.exit(f"{what} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1]), int(found[-1]) if found else 0
 
 
 async def create_database(admin_url: str, name: str) -> None:
@@ -153,14 +133,17 @@ def measure(
     per_request: dict[str, dict[str, float]] = {}
     for label, src in versions:
         url = urls[label]
-        seeded, _ = run_child(src, ["--seed", url, str(options.wallets)], counted=False)
+        seeded, _ = run_child(
+            f"seeding for {label}", src, ["--seed", url, str(options.wallets)], counted=False
+        )
         first, count = str(seeded["first"]), str(seeded["count"])
         per_request[label] = {}
         for scenario in options.scenarios:
             base = [url, scenario, first, count, str(options.warm_up)]
-            _, start_only = run_child(src, ["--send", *base, "0"], counted=True)
+            what = f"{label} {scenario}"
+            _, start_only = run_child(what, src, ["--send", *base, "0"], counted=True)
             answer, with_requests = run_child(
-                src, ["--send", *base, str(options.requests)], counted=True
+                what, src, ["--send", *base, str(options.requests)], counted=True
             )
             per_request[label][scenario] = (with_requests - start_only) / answer["sent"]
             print(
@@ -190,25 +173,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="billing-instructions-") as work:
         versions: list[tuple[str, Path]] = []
         if options.rev:
-            src, commit = export(options.rev, Path(work))
-            versions.append((commit, src))
+            src, commit = export_src(options.rev, Path(work))
+            versions.append((commit[:10], src))
         versions.append(("now", REPO / "src"))
         url = os.environ.get("BILLING_DATABASE_URL")
         if url is not None:
-            urls = dict.fromkeys((label for label, _ in versions), url)
+            counted = measure(options, versions, dict.fromkeys((v for v, _ in versions), url))
         else:
             from billing.db.embedded import start_embedded
 
             server = start_embedded(Path(work) / "pg", cleanup_mode="delete")
-            urls = {}
-            for i, (label, _) in enumerate(versions):
-                name = f"instructions_{i}"
-                request_cpu.run(create_database(server.admin_url, name))
-                urls[label] = server.url(name)
-        counted = measure(options, versions, urls)
+            try:
+                urls = {}
+                for i, (label, _) in enumerate(versions):
+                    request_cpu.run(create_database(server.admin_url, f"instructions_{i}"))
+                    urls[label] = server.url(f"instructions_{i}")
+                counted = measure(options, versions, urls)
+            finally:
+                server.stop()
+    report(options, [label for label, _ in versions], counted)
+
+
+def report(
+    options: argparse.Namespace, labels: list[str], counted: dict[str, dict[str, float]]
+) -> None:
     print(f"\nInstructions per request (callgrind), after {options.warm_up} requests,")
     print(f"counted over {options.requests}, one at a time:\n")
-    labels = [label for label, _ in versions]
     header = " | ".join(f"{label}, M" for label in labels)
     ratio = f" | now / {labels[0]}" if len(labels) > 1 else ""
     print(f"| scenario | {header}{ratio} |")

@@ -37,15 +37,12 @@ worktree of it); ``--help`` lists the other options.
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-from tpbench.common import SNAPSHOT_ENV  # imports nothing of billing
+from tpbench.common import SNAPSHOT_ENV, export_src  # imports nothing of billing
 
 # Imported by the benchmark and installed by the `bench` extra only: httpx drives the API when
 # wrk is missing, matplotlib draws the chart once everything is measured.
@@ -72,24 +69,10 @@ def restart_on_snapshot(rev: str) -> None:
     Before anything imports ``billing``: the working tree may be half-edited. The API processes
     inherit PYTHONPATH, so the server, the baselines and the checks all run that version.
     """
-    repo = Path(__file__).resolve().parent.parent
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "src"], cwd=repo, capture_output=True, check=True
-    ).stdout
     target = Path(tempfile.mkdtemp(prefix="billing-src-"))
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
+    src, commit = export_src(rev, target)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(target / "src"), env.get("PYTHONPATH")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH")) if p)
     env[SNAPSHOT_ENV] = f"{target}|{commit}"
     print(f"Benchmarking src/ of {commit[:10]} from {target}", file=sys.stderr, flush=True)
     os.execve(sys.executable, [sys.executable, *sys.argv], env)

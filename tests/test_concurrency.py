@@ -157,17 +157,16 @@ async def test_a_transfer_between_quiet_wallets_is_one_statement(
     assert "UPDATE wallets" in sent[0]
 
 
-def gated(sent: list[str], key: str) -> bool:
-    """Whether ``sent`` is a write through the gate on the lock ``key`` alone (a number, or a
-    pattern)."""
-    return (
-        len(sent) == 3
-        and re.fullmatch(
-            rf"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock\({key}\)", sent[0]
-        )
-        is not None
-        and sent[2] == "ROLLBACK"
+def gate_lock(sent: list[str]) -> int | None:
+    """The lock, if ``sent`` is a write through the gate on one lock: that lock taken with its
+    transaction's BEGIN, the write, then the ROLLBACK that releases it."""
+    taken = re.fullmatch(
+        r"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock\((-?[0-9]+)\)",
+        sent[0] if sent else "",
     )
+    if len(sent) != 3 or taken is None or sent[2] != "ROLLBACK":
+        return None
+    return int(taken.group(1))
 
 
 async def test_captures_voids_and_refunds_pass_the_gate_only_once_they_have_collided(
@@ -205,18 +204,18 @@ async def test_captures_voids_and_refunds_pass_the_gate_only_once_they_have_coll
         assert answer["__typename"] == success
     assert app.state.db.counters.retries >= 2
     # then: whoever writes to that hold or payment next passes the gate, on its lock
-    for resolve, answer, lock in [
+    for resolve, expected, lock in [
         (partial(depth.capture, api, second), "HoldNotPending", lock_of(f"hold\0{second}")),
         (partial(depth.refund, api, paid, "1.00"), "RefundSuccess", lock_of(f"refund\0{paid}")),
     ]:
         statements.clear()
-        assert (await resolve())["__typename"] == answer
+        assert (await resolve())["__typename"] == expected
         sent = [s for s in statements if "api_tokens" not in s]
-        assert gated(sent, str(lock)), sent
+        assert gate_lock(sent) == lock, sent
 
 
 async def test_requests_with_an_idempotency_key_always_pass_the_gate_on_its_lock(
-    api: Api, statements: list[str]
+    api: Api, statements: list[str], sql: asyncpg.Connection
 ) -> None:
     # given: two quiet wallets
     _, a = await api.create_client("keyed-a")
@@ -225,10 +224,13 @@ async def test_requests_with_an_idempotency_key_always_pass_the_gate_on_its_lock
     statements.clear()
     # when
     result = await depth.transfer(api, a, b, "1.00", idempotencyKey="quiet-but-keyed")
-    # then: the key's lock (a negative id) taken at the gate, then the transfer
+    # then: the lock of the key (keys are per caller: here an operator's token) taken at the
+    # gate, then the transfer
     assert result["__typename"] == "TransferSuccess"
     sent = [s for s in statements if "api_tokens" not in s]
-    assert gated(sent, "-[0-9]+"), sent
+    tokens = await sql.fetch("SELECT id FROM api_tokens")
+    keys = {lock_of(f"operator:{t['id']}\0quiet-but-keyed") for t in tokens}
+    assert gate_lock(sent) in keys, sent
     assert "UPDATE wallets" in sent[1]
 
 

@@ -25,6 +25,7 @@ from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.statements import Statement, fetch
 from billing.domain import tokens
+from support import ledger_depth as depth
 from support.documents import CREATE_CLIENT, RESUPPLY, TRANSFER
 from support.pgbouncer import PgBouncer, pgbouncer, require_pgbouncer
 from support.postgres import PgServer, copy_of
@@ -188,6 +189,29 @@ async def test_one_key_sent_to_both_nodes_at_once_moves_money_once(
     # and the money moved five times, not ten
     balance = await b.run("query($id: ID!) { wallet(id: $id) { balance } }", {"id": target})
     assert balance["wallet"]["balance"] == "5.00"
+
+
+async def test_one_hold_captured_from_both_nodes_at_once_is_captured_once(
+    nodes: tuple[Node, Node],
+) -> None:
+    a, b = nodes
+    source, target = await a.wallet("100.00"), await a.wallet()
+    for _ in range(5):
+        held = await a.run(
+            depth.HOLD, {"input": {"walletFromId": source, "walletToId": target, "amount": "1.00"}}
+        )
+        hold = held["holdTransfer"]["hold"]["id"]
+        # when: both nodes capture it at the same time (each queues only in its own process,
+        # until the hold's capturers have collided)
+        answers = await asyncio.gather(
+            *(node.run(depth.CAPTURE, {"input": {"holdId": hold}}) for node in (a, b))
+        )
+        # then: one captures it; the other is told it is no longer pending, not to try again
+        kinds = sorted(x["captureHold"]["__typename"] for x in answers)
+        assert kinds == ["CaptureHoldSuccess", "HoldNotPending"], answers
+    # and the money moved five times, nothing is left held
+    found = await b.run("query($id: ID!) { wallet(id: $id) { balance held } }", {"id": source})
+    assert found["wallet"] == {"balance": "95.00", "held": "0.00"}
 
 
 async def test_ten_hot_wallets_hammered_from_both_nodes_fail_no_request(

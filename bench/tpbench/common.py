@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import subprocess
+import tarfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,25 @@ SNAPSHOT_ENV = "BILLING_BENCH_SNAPSHOT"
 AMOUNT = "1.00"  # every transfer, resupply and hold moves (or reserves) this much
 SEED_BALANCE = "1000000.00"  # each wallet's opening balance: ample for any run's random walk
 HOT_WALLETS = 10
+
+
+def export_src(rev: str, into: Path) -> tuple[Path, str]:
+    """src/ as of git revision ``rev``, extracted under ``into``; and the full commit."""
+    repo = BENCH_DIR.parent
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "src"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src", commit
+
 
 Kind = Literal["transfer", "resupply", "read", "hold-capture"]
 KINDS: tuple[Kind, ...] = ("transfer", "resupply", "read", "hold-capture")

@@ -112,12 +112,10 @@ async def hold(
     return hold_id
 
 
-async def capture(conn: asyncpg.Connection, hold_id: int, gate: bool) -> None:
-    # The API queues the resolvers of one hold on that hold's lock at the gate once they have
-    # collided: here, where the scenario's wallets are contended (a hold is captured once).
-    values = sql.capture_values(hold_id)
-    locks = [sql.hold_lock(hold_id)] if gate else []
-    await gated(conn, locks, lambda: post(conn, sql.CAPTURE_STATEMENT, values))
+async def capture(conn: asyncpg.Connection, hold_id: int) -> None:
+    # No gate: the API takes a hold's lock there only once its resolvers have collided, and a
+    # hold here is captured once.
+    await post(conn, sql.CAPTURE_STATEMENT, sql.capture_values(hold_id))
 
 
 async def read(conn: asyncpg.Connection, wallet: int) -> None:
@@ -186,7 +184,7 @@ async def client(
                 outcome = made
             else:
                 tally.outcomes["HoldTransferSuccess"] += 1
-                outcome = await retried(partial(capture, conn, made, gated), policy, tally)
+                outcome = await retried(partial(capture, conn, made), policy, tally)
         tally.latencies.append(loop.time() - started)
         tally.outcomes[SUCCESS[kind] if outcome is None else str(outcome)] += 1
 

@@ -11,8 +11,8 @@ operator's request without idempotency key, metadata or dry run.
 The wallet gate (advisory locks in ascending wallet id order, before the statement, released
 after it) is what the API does for wallets that showed contention: in these scenarios, the hot
 spot and the pair (``Job.gated``). Uniform traffic over 10,000 wallets runs without it, as the
-API's does. A capture always goes through the gate, on a lock of its hold: the API queues the
-resolvers of one hold behind each other whatever the contention.
+API's does. A capture goes without it: the API takes a hold's lock at the gate only once the
+hold's resolvers have collided across processes, and a hold here is captured once.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from decimal import Decimal
 
 try:
     from billing.domain.holds import CAPTURE, DEFAULT_LIFETIME, HOLD
-    from billing.domain.idempotency import lock_of
     from billing.domain.payments import RESUPPLY, TRANSFER
     from billing.domain.posting import Leg, given
 except ImportError as exc:  # a --rev from before the one posting path (issue 14)
@@ -117,11 +116,6 @@ def hold_values(
 def capture_values(hold_id: int) -> dict[str, object]:
     """Capture all the hold reserves (no ``amount``), as the benchmark's API requests do."""
     return _request(hold=hold_id, amount=None)
-
-
-def hold_lock(hold_id: int) -> int:
-    """The advisory lock the API takes around resolving a hold."""
-    return lock_of(f"hold\0{hold_id}")
 
 
 def for_pgbench(statement: Statement, values: Mapping[str, str]) -> str:
@@ -227,12 +221,6 @@ def pgbench_script(kind: str) -> str:
         made = for_pgbench(HOLD_STATEMENT, hold) + " \\aset h_\n"
         capture = for_pgbench(CAPTURE_STATEMENT, {**_PGBENCH_REQUEST, "hold": ":h_hold_id",
                                                   "amount": "NULL"})  # fmt: skip
-        # The API's lock of a hold is a hash of its id (negative, as every lock that is no
-        # wallet's); the negated id is as good a name for it here. Like the wallets', it is
-        # taken where the scenario's wallets are contended (:gate).
-        lock = (
-            "SELECT pg_advisory_unlock_all(), pg_advisory_lock(0 - CAST(:h_hold_id AS bigint));\n"
-        )
         return (
             "-- One API holdTransfer, then one captureHold of that hold, generated from\n"
             "-- src/billing/domain/holds.py. A retry restarts the script: a hold whose capture\n"
@@ -240,6 +228,7 @@ def pgbench_script(kind: str) -> str:
             + _CHOOSE_TWO
             + "\\set n random(1, 1000000000)\n"  # the hold's reference, as the API's are unique
             + _gated(_LOCK_TWO, made)
-            + _gated(lock, capture + ";\n")
+            + capture
+            + ";\n"
         )
     raise ValueError(f"unknown kind {kind!r}")

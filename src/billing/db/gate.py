@@ -1,9 +1,10 @@
 """The wallet gate: writers to the same wallets queue instead of aborting each other.
 
-Two levels. In the process, ``KeyedLocks`` queues writers by wallet before they take a pooled
-connection. Across processes, writers to hot wallets (``HotWallets``) and to one idempotency key
-also queue on transaction advisory locks (``lock_in_order``), taken before their transaction
-starts (see ``Database._gate``).
+Two levels. In the process, ``KeyedLocks`` queues writers by wallet (or hold, or refunded
+payment, or idempotency key) before they take a pooled connection. Across processes, writers to
+hot wallets, holds and payments (``HotWallets``) and to one idempotency key (always) also queue
+on transaction advisory locks (``lock_in_order``), taken before their transaction starts (see
+``Database._gate``).
 """
 
 from __future__ import annotations
