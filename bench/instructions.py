@@ -5,9 +5,11 @@
 
 Timed CPU (bench/request_cpu.py) moves by up to a third between two runs of the same code on a
 shared machine. Valgrind's callgrind counts the instructions the process executes instead, which
-does not depend on what else the machine runs: a change of a few percent shows. It counts
-instructions, not time (a cache miss costs one), and the process runs some fifty times slower:
-use it to compare two versions, and request_cpu.py for microseconds.
+does not depend on what else the machine runs. It counts instructions, not time (a cache miss
+costs one), and the process runs some fifty times slower: use it to compare two versions, and
+request_cpu.py for microseconds. Compare a scenario whose path a change touches with one whose
+path it does not (the read, for a change to writes): the latter's ratio is what the two
+versions' runs differ by apart from the code (2 % in docs/performance.md's run).
 
 For the working tree's src/, and --rev's (exported with git archive), and each scenario, the app
 runs in-process as in request_cpu.py (ASGI, no server; one request at a time) under callgrind
