@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 from decimal import Decimal
@@ -17,6 +18,7 @@ from billing.config import Settings
 from billing.db.database import Database
 from billing.db.engine import create_engine
 from billing.db.gate import HotWallets, KeyedLocks, Slots
+from billing.db.statements import driver_of
 from billing.domain.idempotency import lock_of
 from billing.errors import ServiceUnavailable
 from billing.events.relay import LOCK as RELAY_LOCK
@@ -379,6 +381,41 @@ async def test_connections_go_to_waiting_requests_first_come_first_served(
         await db.engine.dispose()
     # then: the waiting requests got it in the order they asked, the newcomer last
     assert order == ["first", "second", "third", "newcomer"]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_a_use_cancelled_mid_transaction_never_hands_its_transaction_on(
+    pg_server: PgServer, database: str, keep: bool
+) -> None:
+    # given: one connection, and a use of it cancelled while its transaction's statement runs
+    # (as a request is cancelled while its BEGIN waits on a silent network)
+    db = Database(
+        create_engine(Settings(pool_size=1), pg_server.url(database)), keep_connections=keep
+    )
+    loop = asyncio.get_running_loop()
+
+    async def stalled() -> None:
+        async with db.connection(loop.time() + 10) as conn:
+            await driver_of(conn).execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_sleep(5)"
+            )
+
+    try:
+        task = asyncio.create_task(stalled())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        # when: the next use of the (one) connection writes
+        async with db.connection(loop.time() + 10) as conn:
+            driver = driver_of(conn)
+            in_transaction = driver.is_in_transaction()
+            await driver.execute("CREATE TEMPORARY TABLE written (x int)")
+    finally:
+        await db.close()
+        await db.engine.dispose()
+    # then: it starts outside any transaction, and its write is not refused as read-only
+    assert not in_transaction
 
 
 # -- the queues in front of the database: connection slots and wallet locks ---------------------

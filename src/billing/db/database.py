@@ -574,6 +574,11 @@ class _Use:
                 ):
                     db._keep(kept, self._loop)
                 else:
+                    if not sound and not conn.invalidated:
+                        # It may be inside a transaction begun on the driver, or have a
+                        # statement in flight that begins one: the engine's pool, which knows
+                        # only the transactions SQLAlchemy begins, would hand it on as it is.
+                        await conn.invalidate()
                     await _close(conn)
                 db._in_use -= 1
                 db.on_in_use(db._in_use)
