@@ -41,7 +41,7 @@ sys.path.insert(0, str(BENCH))
 
 import request_cpu  # noqa: E402 - after the bench directory is on the path
 from tpbench.common import export_src  # noqa: E402
-from tpbench.database import dsn, operator_token, prepare  # noqa: E402
+from tpbench.database import operator_token, prepare  # noqa: E402
 
 DEFAULT_SCENARIOS = "transfer,read,hold-capture,transfer-refund"
 COLLECTED = re.compile(r"Collected : (\d+)")
@@ -119,16 +119,6 @@ def run_child(
     return json.loads(lines[-1]), int(found[-1]) if found else 0
 
 
-async def create_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn(admin_url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 def measure(
     options: argparse.Namespace, versions: list[tuple[str, Path]], urls: dict[str, str]
 ) -> dict[str, dict[str, float]]:
@@ -182,13 +172,13 @@ def main() -> None:
         if url is not None:
             counted = measure(options, versions, dict.fromkeys((v for v, _ in versions), url))
         else:
-            from billing.db.embedded import start_embedded
+            from billing.db.embedded import ensure_database, start_embedded
 
             server = start_embedded(Path(work) / "pg", cleanup_mode="delete")
             try:
                 urls = {}
                 for i, (label, _) in enumerate(versions):
-                    request_cpu.run(create_database(server.admin_url, f"instructions_{i}"))
+                    request_cpu.run(ensure_database(server.admin_url, f"instructions_{i}"))
                     urls[label] = server.url(f"instructions_{i}")
                 counted = measure(options, versions, urls)
             finally:

@@ -37,6 +37,7 @@ from tpbench.common import (
     Result,
     Scenario,
     Wallets,
+    git,
     not_failed,
 )
 from tpbench.database import Monitor, dsn, limit_connections
@@ -152,20 +153,8 @@ def git_revision(package: Path) -> str:
     """The commit of the checkout holding ``package`` (src/billing), and whether its src/ has
     uncommitted changes."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=package,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=package.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD", cwd=package)
+        dirty = git("status", "--porcelain", "--", ".", cwd=package.parent)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}{' + uncommitted changes in src/' if dirty else ''}"

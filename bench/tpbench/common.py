@@ -22,16 +22,16 @@ SEED_BALANCE = "1000000.00"  # each wallet's opening balance: ample for any run'
 HOT_WALLETS = 10
 
 
+def git(*args: str, cwd: Path) -> str:
+    """What a git command run in ``cwd`` prints (CalledProcessError if it fails)."""
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 def export_src(rev: str, into: Path) -> tuple[Path, str]:
     """src/ as of git revision ``rev``, extracted under ``into``; and the full commit."""
     repo = BENCH_DIR.parent
-    commit = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    commit = git("rev-parse", "--verify", f"{rev}^{{commit}}", cwd=repo)
     archive = subprocess.run(
         ["git", "archive", "--format=tar", commit, "src"], cwd=repo, capture_output=True, check=True
     ).stdout
