@@ -37,6 +37,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import random
 import subprocess
@@ -176,6 +177,7 @@ WRITE_TIMEOUT = 3.0
 READ_TIMEOUT = 2.0
 BLACKHOLE = WRITE_TIMEOUT + 1.5
 RETRYABLE = {"TryAgain", "OutcomeUnknown", "ServiceUnavailable"}
+OVERTIME = 120.0
 
 FOLLOW = """
 subscription($w: ID!, $after: String) {
@@ -205,7 +207,10 @@ class Config:
     opening: Decimal = Decimal("1000.00")
     workers: int = 32
     readers: int = 2
-    duration: float = 20.0  # seconds of load
+    duration: float = 20.0  # seconds of load, at least
+    # The load goes on past `duration` until the nemesis has injected this many faults (at most
+    # OVERTIME seconds more): how long a fault takes depends on the machine, what it covers not.
+    min_faults: int = 0
     fault_pause: tuple[float, float] = (2.0, 4.0)  # between faults
     server_workers: int = 2
     faults: bool = True  # False: no nemesis (to measure the traffic alone)
@@ -512,6 +517,7 @@ class Bank:
         self.nodes = nodes
         self.bouncer = bouncer
         self.report = Report()
+        self.stop_at = math.inf  # set when the load starts
         self.wallets: list[str] = []
         self.total = Decimal(0)
         self.pending: dict[str, Decimal] = {}  # hold id -> amount, for holds not yet settled
@@ -673,9 +679,17 @@ class Bank:
         if result is not None and result["__typename"] == "RefundSuccess":
             self.acknowledge(key, "REFUND", result["transactionNumber"])
 
-    async def worker(self, seed: int, stop_at: float) -> None:
+    def load_over(self) -> bool:
+        """The run's duration has passed and the nemesis has done its share, or time is up."""
+        now = time.monotonic()
+        if now >= self.stop_at + OVERTIME:
+            return True
+        enough = not self.config.faults or self.report.faults.total() >= self.config.min_faults
+        return now >= self.stop_at and enough
+
+    async def worker(self, seed: int) -> None:
         rng = random.Random(seed)
-        while time.monotonic() < stop_at:
+        while not self.load_over():
             draw = 1.0 if self.config.only == "transfer" else rng.random()
             if draw < 0.15:
                 await self.hold(rng)
@@ -688,8 +702,8 @@ class Bank:
             else:
                 await self.transfer(rng)
 
-    async def reader(self, stop_at: float) -> None:
-        while time.monotonic() < stop_at:
+    async def reader(self) -> None:
+        while not self.load_over():
             try:
                 response = await self.gql(SNAPSHOT, {"ids": self.wallets})
             except httpx.TransportError:
@@ -712,12 +726,12 @@ class Bank:
                     self.report.wrong_reads.append(f"a wallet read as {w}")
             await asyncio.sleep(0.05)
 
-    async def nemesis(self, stop_at: float) -> None:
+    async def nemesis(self) -> None:
         rng = random.Random(7)
         kinds = list(self.config.faults_injected)
         while True:
             await asyncio.sleep(rng.uniform(*self.config.fault_pause))
-            if time.monotonic() >= stop_at:
+            if self.load_over():
                 return
             kind = kinds[self.report.faults.total() % len(kinds)]
             try:
@@ -779,18 +793,16 @@ class Bank:
     async def run(self) -> Report:
         started = time.monotonic()
         await self.setup()
-        stop_at = time.monotonic() + self.config.duration
-        load = [self.worker(i, stop_at) for i in range(self.config.workers)]
-        load += [self.reader(stop_at) for _ in range(self.config.readers)]
+        self.stop_at = time.monotonic() + self.config.duration
+        load = [self.worker(i) for i in range(self.config.workers)]
+        load += [self.reader() for _ in range(self.config.readers)]
         if self.config.faults:
-            load.append(self.nemesis(stop_at))
+            load.append(self.nemesis())
         followers = [
             Follower(self.nodes[i % len(self.nodes)].base, self.token, wallet, self.report)
             for i, wallet in enumerate(self.wallets[: self.config.followers])
         ]
-        following = [
-            asyncio.create_task(f.follow(lambda: time.monotonic() > stop_at)) for f in followers
-        ]
+        following = [asyncio.create_task(f.follow(self.load_over)) for f in followers]
         await asyncio.gather(*load)
         await asyncio.gather(*following)
         await self.check()

@@ -40,6 +40,9 @@ pytestmark = pytest.mark.slow
 WRITE_BOUND = 10.0  # the defaults of BILLING_WRITE_TIMEOUT and BILLING_READ_TIMEOUT
 READ_BOUND = 5.0
 SLACK = 2.0  # what an answer may take beyond its bound
+# ... and with 200 requests at once on one worker, sharing two cores with the rest of the suite:
+# the last of them are read and answered seconds after the first (the bound counts from there).
+LOADED_SLACK = 4.0
 
 TRANSFER = """
 mutation($i: TransferInput!) {
@@ -263,7 +266,7 @@ async def test_a_blackhole_during_200_concurrent_transfers(
         answers = await asyncio.gather(*sending)
         api.relay.heal()
         # then: every request answered within the bound, typed, none with a 500
-        assert all(a.seconds <= bound + SLACK for a in answers), sorted(
+        assert all(a.seconds <= bound + LOADED_SLACK for a in answers), sorted(
             (a.seconds, a.outcome) for a in answers
         )[-5:]
         outcomes = typed(answers)
