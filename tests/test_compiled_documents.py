@@ -10,7 +10,8 @@ first on Strawberry's full path, then on its compiled plan.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 from starlette.applications import Starlette
+from strawberry.extensions import FieldExtension
 
 from billing.graphql.compiled import Compiled, compile_
 from billing.graphql.documents import selected
@@ -40,6 +42,39 @@ class Leaf:
     @strawberry.field
     async def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field
+    @staticmethod
+    def via_parent(parent: strawberry.Parent[Leaf], info: strawberry.Info) -> str:
+        return f"{parent.name} at {info.path.as_list()}"
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.input
+class Inner:
+    colours: list[Colour]
+    note: str | None = None
+
+
+@strawberry.input
+class Ask:
+    name: str
+    colour: Colour
+    inner: Inner | None = None
+    inners: list[Inner] = strawberry.field(default_factory=list)
+    when: datetime | None = None
+
+
+class Louder(FieldExtension):
+    """A field extension: it must run on the compiled path too."""
+
+    def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
+        return f"{next_(source, info, **kwargs)}!".upper()
 
 
 @strawberry.interface
@@ -136,6 +171,15 @@ class Query:
     async def leaf(self) -> Leaf:
         return Leaf(name="root")
 
+    @strawberry.field
+    def echo(self, info: strawberry.Info, ask: Ask, times: int = 1, tag: str | None = None) -> str:
+        # what the resolver was given, types and all
+        return repr((self, type(info), info.python_name, info.path.as_list(), ask, times, tag))
+
+    @strawberry.field(extensions=[Louder()])  # type: ignore[untyped-decorator]
+    def loud(self, word: str) -> str:
+        return word
+
 
 SMALL = strawberry.Schema(query=Query)
 
@@ -205,6 +249,44 @@ async def test_variables_are_coerced_as_the_executor_does() -> None:
         compiled, general = await both_ways(DOCUMENTS[0], variables)
         assert compiled.errors, variables
         assert answer(compiled) == answer(general)
+
+
+ASK = {"name": "n", "colour": "RED", "inner": {"colours": ["BLUE", "RED"]}}
+RESOLVED = [
+    ("query($a: Ask!) { echo(ask: $a) }", {"a": ASK}),
+    ("query($a: Ask!, $t: String) { e: echo(ask: $a, times: 3, tag: $t) }", {"a": ASK}),
+    (
+        "query($a: Ask!) { echo(ask: $a, tag: null) }",
+        {"a": {**ASK, "inners": [{"colours": [], "note": "x"}], "when": "2026-01-02T03:04:05Z"}},
+    ),
+    ('{ echo(ask: {name: "lit", colour: BLUE, inners: [{colours: [RED]}]}, times: 2) }', {}),
+    ("{ leaf { name viaParent } }", {}),
+    ("query($w: String!) { loud(word: $w) }", {"w": "hey"}),
+]
+
+
+@pytest.mark.parametrize(("text", "variables"), RESOLVED)
+async def test_resolvers_get_what_strawberry_gives_them(
+    text: str, variables: dict[str, Any]
+) -> None:
+    # Resolvers are called without Strawberry's wrapper where it adds nothing (see
+    # direct_resolver): their arguments, converted, and their Info must be the same.
+    compiled, general = await both_ways(text, variables)
+    assert compiled.errors is None
+    assert answer(compiled) == answer(general)
+
+
+def test_resolvers_are_called_directly_unless_the_field_has_extensions() -> None:
+    def root_of(text: str) -> Any:
+        document = parse(text)
+        operation = selected(document, None)
+        assert operation is not None
+        plan = compile_(SMALL._schema, document, operation)
+        assert plan is not None
+        return plan.root
+
+    assert root_of(RESOLVED[0][0]).direct is not None
+    assert root_of(RESOLVED[-1][0]).direct is None  # Louder must run: the wrapper runs it
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,9 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path as InfoPath
+from strawberry.types.arguments import convert_argument
 
+from billing.graphql.conversion import conversion_of
 from billing.graphql.variables import CoerceVariables, plan_variables
 
 # Strawberry keeps each GraphQL field's definition under this key of its extensions.
@@ -103,6 +105,8 @@ Slot = tuple[Any, str | int]
 # JSON-ready data. ``guard``: the slot of the nearest nullable value around it, the one a null
 # where none may be turns null once the step that met it has returned (see ``Run.settle``).
 Complete = Callable[[Any, Path, "Run", Slot, Slot], Any]
+# A field's resolver as ``direct_resolver`` plans it: (source, resolve info, arguments) -> value.
+Direct = Callable[[Any, Any, dict[str, Any]], Any]
 
 
 @dataclass(slots=True)
@@ -142,6 +146,8 @@ class Run:
             path=_info_path(path),
         )
         arguments = get_argument_values(definition, field.nodes[0], self.variables)
+        if field.direct is not None:
+            return field.direct(source, info, arguments)
         return definition.resolve(source, info, **arguments)
 
     def value(self, field: _Field, source: Any, path: Path, slot: Slot, guard: Slot) -> Any:
@@ -219,6 +225,7 @@ class _Field:
     getter: Callable[[Any], Any] | None  # None: the field has a resolver
     complete: Complete
     non_null: bool
+    direct: Direct | None = None  # its resolver called without Strawberry's wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +375,7 @@ class _Planner:
             complete = self.plan(definition.type, nodes, type_.name, name)
             if complete is None:
                 return None
+            getter = _plain_getter(definition)
             planned.append(
                 _Field(
                     key,
@@ -375,9 +383,10 @@ class _Planner:
                     type_,
                     definition,
                     nodes,
-                    _plain_getter(definition),
+                    getter,
                     complete,
                     is_non_null_type(definition.type),
+                    None if getter else direct_resolver(self.schema, definition),
                 )
             )
         return planned
@@ -439,6 +448,53 @@ def _plain_getter(definition: GraphQLField) -> Callable[[Any], Any] | None:
     ):
         return None
     return lambda source: resolve(source, None)
+
+
+def direct_resolver(schema: GraphQLSchema, definition: GraphQLField) -> Direct | None:
+    """The field's resolver as Strawberry's wrapper would call it, planned once: its arguments
+    converted (their Python names looked up once, a scalar's or an enum's value passed as it
+    is, anything else through Strawberry's ``convert_argument``), its Strawberry ``Info``, the
+    source as ``self``, ``root`` or ``parent``. None: the wrapper is needed (the field has
+    extensions, or the schema exception handlers), or it is not a Strawberry resolver."""
+    strawberry_schema = (schema.extensions or {}).get(STRAWBERRY_FIELD)
+    field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
+    if strawberry_schema is None or field is None or field.base_resolver is None:
+        return None
+    converter = strawberry_schema.schema_converter
+    resolver = field.base_resolver
+    if (
+        field.extensions
+        or getattr(converter, "exception_handlers", True)
+        or not callable(resolver.wrapped_func)
+    ):
+        return None
+    config, registry = strawberry_schema.config, converter.scalar_registry
+    arguments = [
+        (config.name_converter.from_argument(a), a.python_name, conversion_of(a.type))
+        for a in field.arguments
+    ]
+    function = resolver.wrapped_func
+    as_self = resolver.self_parameter is not None
+    sources = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+    make_info = config.info_class
+
+    def direct(source: Any, raw_info: Any, given: dict[str, Any]) -> Any:
+        info = make_info(_raw_info=raw_info, _field=field)
+        kwargs: dict[str, Any] = {}
+        for name, python_name, convert in arguments:
+            if name in given:
+                value = given[name]
+                if convert is not None:
+                    value = convert_argument(value, convert, registry, config, info, path=(name,))
+                kwargs[python_name] = value
+        for name in sources:
+            kwargs[name] = source
+        if info_name is not None:
+            kwargs[info_name] = info
+        return function(source, **kwargs) if as_self else function(**kwargs)
+
+    return direct
 
 
 def _no(value: Any, path: Path, run: Run, slot: Slot, guard: Slot) -> Any:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from strawberry import Schema
+from strawberry.relay import GlobalID
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import (
     StrawberryList,
+    StrawberryMaybe,
     StrawberryObjectDefinition,
     StrawberryOptional,
     StrawberryType,
@@ -52,6 +54,19 @@ def plan_inputs(schema: Schema) -> None:
             definition.from_input = _from_input
 
 
+def conversion_of(type_: StrawberryType | type) -> StrawberryType | type | None:
+    """``type_`` if its values need Strawberry's conversion (``convert_argument``); None if the
+    value graphql-core gives is the value: a scalar, an enum, or null."""
+    optional = isinstance(type_, StrawberryOptional) and not isinstance(type_, StrawberryMaybe)
+    inner = type_.of_type if optional else type_  # type: ignore[union-attr]
+    plain = not (
+        isinstance(inner, StrawberryList | LazyType | StrawberryOptional)
+        or has_object_definition(inner)
+        or inner is GlobalID
+    )
+    return None if plain else type_
+
+
 def _from_input(cls: type, value: Mapping[str, Any], context: InputContext) -> Any:
     plan = _PLANS.get(cls) or _plan(cls, context)
     kwargs: dict[str, Any] = dict(plan.nones)
@@ -68,17 +83,11 @@ def _plan(cls: type, context: InputContext) -> _Plan:
     definition: StrawberryObjectDefinition = cls.__strawberry_definition__  # type: ignore[attr-defined]
     fields = []
     for field in definition.fields:
-        type_ = field.resolve_type(type_definition=definition)
-        inner = type_.of_type if isinstance(type_, StrawberryOptional) else type_
-        plain = not (
-            isinstance(inner, StrawberryList | LazyType | StrawberryOptional)
-            or has_object_definition(inner)
-        )
         fields.append(
             _Field(
                 graphql_name=context.config.name_converter.from_field(field),
                 python_name=field.python_name,
-                convert=None if plain else type_,
+                convert=conversion_of(field.resolve_type(type_definition=definition)),
             )
         )
     nones = {
