@@ -422,6 +422,25 @@ def test_a_request_line_written_directly_is_the_line_logging_writes() -> None:
     assert direct["pid"] == os.getpid()
 
 
+def test_a_forked_child_logs_its_own_process_id() -> None:
+    # given: the service's set-up, in a process that forks (the id is looked up once)
+    out, _, logger = service_logging(logging.INFO)
+    reading, writing = os.pipe()
+    # when: the child writes a request line, and hands it over
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        write_json_line(logger, logging.INFO, "POST /graphql 200", {"status": 200})
+        os.write(writing, f"{os.getpid()} {out.getvalue()}".encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    with os.fdopen(reading) as pipe:
+        pid, _, written = pipe.read().partition(" ")
+    # then: the child's line names the child, not its parent
+    (line,) = json_lines(written)
+    assert line["pid"] == int(pid) == child != os.getpid()
+
+
 @pytest.mark.parametrize("change", ["second handler", "filter", "text", "level"])
 def test_a_set_up_of_the_operators_own_gets_every_line_through_logging(change: str) -> None:
     # given: the service's set-up, changed by an operator

@@ -24,6 +24,16 @@ LogFormat = Literal["auto", "json", "text"]
 
 _stdlib_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
+# This process's id, looked up once (and again in a forked child): Python asks the kernel on
+# every os.getpid(), and a request's log line and metrics need it several times.
+_pid = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+
+
+def process_id() -> int:
+    """``os.getpid()``, without a system call."""
+    return _pid[0]
+
 
 def _encode(line: dict[str, object]) -> str:
     """A line as JSON: orjson (a line per request), else the standard library for what orjson
@@ -115,7 +125,7 @@ def write_json_line(
             time.time(),
             logging.getLevelName(level),
             logger.name,
-            os.getpid() if logging.logProcesses else None,
+            _pid[0] if logging.logProcesses else None,
             message,
             fields,
         )

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -42,13 +42,19 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Direct = Callable[[Scope, bytes, Send], Awaitable[bool]]
 
 
+def new_request_id() -> str:
+    """32 random hex digits, as a UUID's, from the process's own generator: an id is a label,
+    not a secret, and ``uuid4`` asks the kernel for its bytes every time."""
+    return f"{random.getrandbits(128):032x}"
+
+
 def request_id_of(scope: Scope) -> str:
     """The caller's ``X-Request-ID`` if well-formed, else a new id."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             given = value.decode("latin-1")
-            return given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
-    return uuid.uuid4().hex
+            return given if _VALID_ID.fullmatch(given) else new_request_id()
+    return new_request_id()
 
 
 class Gateway:
@@ -70,7 +76,7 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "websocket":
-            scope.setdefault("state", {})["request_id"] = uuid.uuid4().hex
+            scope.setdefault("state", {})["request_id"] = new_request_id()
         if kind != "http":
             await self.app(scope, receive, send)
             return

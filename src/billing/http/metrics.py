@@ -25,6 +25,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     multiprocess,
+    values,
 )
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy.pool import QueuePool
@@ -33,6 +34,7 @@ from starlette.responses import Response
 
 from billing.http.auth import authenticate, bearer_secret
 from billing.http.responses import json_error
+from billing.logs import process_id
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
@@ -50,6 +52,10 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 # No *_created series: they double the output and nobody reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+if os.environ.get(MULTIPROC_ENV):
+    # Each value in a worker's files checks, on every update, that the process has not changed
+    # (forked) since it opened them: with os.getpid, a system call each time. Ours keeps the id.
+    values.ValueClass = values.MultiProcessValue(process_identifier=process_id)  # type: ignore[no-untyped-call]
 
 
 class Metrics:
