@@ -11,7 +11,8 @@ works that out once per document, and ``Compiled.run`` then answers a request wi
 * every field that has a resolver (the root field, a wallet's ``held``, a page of history) is
   resolved by the function the executor calls (Strawberry's, with the request's context and a
   resolve info like the executor's): authentication, limits, idempotency, the loaders and the
-  typed results are the same code;
+  typed results are the same code. Where Strawberry's wrapper around the resolver adds
+  nothing, it is called as the wrapper would call it, without it (``direct_resolver``);
 * every other field is an attribute, read with Strawberry's own getter; scalars and enums are
   serialized by their GraphQL type, unions resolved by Strawberry's resolver;
 * fields whose resolvers wait (on the database, say) are awaited in rounds, all of a round at
