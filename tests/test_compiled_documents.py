@@ -176,9 +176,37 @@ class Query:
         # what the resolver was given, types and all
         return repr((self, type(info), info.python_name, info.path.as_list(), ask, times, tag))
 
+    @strawberry.field
+    async def echo_later(self, ask: Ask, times: int = 1) -> str:
+        return repr((self, ask, times))
+
     @strawberry.field(extensions=[Louder()])  # type: ignore[untyped-decorator]
     def loud(self, word: str) -> str:
         return word
+
+
+@strawberry.type
+class Refusal:
+    reason: str
+
+
+class Refuse(strawberry.ExceptionHandler[ValueError, Refusal]):
+    """An exception handler of the schema: it must run on the compiled path too."""
+
+    def handle(self, exception: ValueError, *, field: Any, info: Any) -> Refusal:
+        return Refusal(reason=str(exception))
+
+
+@strawberry.type
+class HandledQuery:
+    @strawberry.field
+    async def checked(self, n: int) -> Annotated[Leaf | Refusal, strawberry.union("Checked")]:
+        if n < 0:
+            raise ValueError(f"{n} is negative")
+        return Leaf(name=str(n))
+
+
+HANDLED = strawberry.Schema(query=HandledQuery, exception_handlers=[Refuse()])
 
 
 SMALL = strawberry.Schema(query=Query)
@@ -199,13 +227,15 @@ DOCUMENTS = [
 ]
 
 
-async def both_ways(text: str, variables: dict[str, Any]) -> tuple[ExecutionResult, ...]:
+async def both_ways(
+    text: str, variables: dict[str, Any], schema: strawberry.Schema = SMALL
+) -> tuple[ExecutionResult, ...]:
     document = parse(text)
     operation = selected(document, None)
     assert operation is not None
-    plan = compile_(SMALL._schema, document, operation)
+    plan = compile_(schema._schema, document, operation)
     assert plan is not None, "the document compiles"
-    general = execute(SMALL._schema, document, variable_values=variables)
+    general = execute(schema._schema, document, variable_values=variables)
     if not isinstance(general, ExecutionResult):
         general = await general
     return await plan.run(None, None, variables), general
@@ -260,6 +290,7 @@ RESOLVED = [
         {"a": {**ASK, "inners": [{"colours": [], "note": "x"}], "when": "2026-01-02T03:04:05Z"}},
     ),
     ('{ echo(ask: {name: "lit", colour: BLUE, inners: [{colours: [RED]}]}, times: 2) }', {}),
+    ("query($a: Ask!) { echoLater(ask: $a, times: 2) }", {"a": ASK}),
     ("{ leaf { name viaParent } }", {}),
     ("query($w: String!) { loud(word: $w) }", {"w": "hey"}),
 ]
@@ -287,6 +318,19 @@ def test_resolvers_are_called_directly_unless_the_field_has_extensions() -> None
 
     assert root_of(RESOLVED[0][0]).direct is not None
     assert root_of(RESOLVED[-1][0]).direct is None  # Louder must run: the wrapper runs it
+
+
+async def test_a_schema_with_exception_handlers_keeps_strawberrys_wrapper() -> None:
+    text = "query($n: Int!) { checked(n: $n) { ... on Refusal { reason } ... on Leaf { name } } }"
+    document = parse(text)
+    operation = selected(document, None)
+    assert operation is not None
+    plan = compile_(HANDLED._schema, document, operation)
+    assert plan is not None
+    assert plan.root.direct is None
+    compiled, general = await both_ways(text, {"n": -1}, HANDLED)
+    assert compiled.data == {"checked": {"reason": "-1 is negative"}}
+    assert answer(compiled) == answer(general)
 
 
 @pytest.mark.parametrize(

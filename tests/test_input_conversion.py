@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import strawberry
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 
+from billing.graphql.conversion import plan_inputs
 from billing.graphql.history import TransactionKind
 from billing.graphql.schema import build_schema
 
@@ -72,7 +74,42 @@ def test_planned_conversion_builds_what_strawberry_builds(
     parent: str, field: str, arguments: dict[str, Any]
 ) -> None:
     # given: the service's schema (planned conversion) and Strawberry's own conversion
-    schema = build_schema()
+    # when / then
+    assert_converted_alike(build_schema(), parent, field, arguments)
+
+
+@strawberry.input
+class Patch:
+    note: strawberry.Maybe[str | None]
+    count: strawberry.Maybe[int]
+    tags: list[str] | None = None
+
+
+@strawberry.type
+class PatchQuery:
+    @strawberry.field
+    def patch(self, change: Patch) -> str:
+        return repr(change)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"note": None, "count": 2}, {"note": "x", "tags": None}, {"tags": ["a"]}, {}],
+    ids=["null", "value", "list", "absent"],
+)
+def test_maybe_fields_keep_null_apart_from_absent(change: dict[str, Any]) -> None:
+    # given: a schema of input fields that may be absent, null or a value, planned as ours are
+    schema = strawberry.Schema(query=PatchQuery)
+    plan_inputs(schema)
+    # when / then: an explicit null stays Some(None), as Strawberry makes it
+    assert_converted_alike(schema, "PatchQuery", "patch", {"change": change})
+
+
+def assert_converted_alike(
+    schema: strawberry.Schema, parent: str, field: str, arguments: dict[str, Any]
+) -> None:
+    """The arguments of ``parent.field`` converted by the planned hooks and by Strawberry's
+    own conversion (the hooks taken off) are the same values."""
     definition = schema.get_field_for_type(field, parent)
     assert definition is not None
 
@@ -95,11 +132,9 @@ def test_planned_conversion_builds_what_strawberry_builds(
     try:
         for d in inputs:
             d.from_input = None
-        # when
         strawberrys = convert()
     finally:
         for d, hook in hooks.items():
             d.from_input = hook
-    # then
     assert planned == strawberrys
     assert repr(planned) == repr(strawberrys)  # the same classes, fields and values

@@ -428,14 +428,18 @@ def test_a_forked_child_logs_its_own_process_id() -> None:
     reading, writing = os.pipe()
     # when: the child writes a request line, and hands it over
     child = os.fork()
-    if child == 0:  # pragma: no cover - the child
-        write_json_line(logger, logging.INFO, "POST /graphql 200", {"status": 200})
-        os.write(writing, f"{os.getpid()} {out.getvalue()}".encode())
+    if child == 0:  # pragma: no cover - the child: it never returns into the test run
+        try:
+            write_json_line(logger, logging.INFO, "POST /graphql 200", {"status": 200})
+            os.write(writing, f"{os.getpid()} {out.getvalue()}".encode())
+        except BaseException:
+            os._exit(1)
         os._exit(0)
     os.close(writing)
-    os.waitpid(child, 0)
     with os.fdopen(reading) as pipe:
         pid, _, written = pipe.read().partition(" ")
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     # then: the child's line names the child, not its parent
     (line,) = json_lines(written)
     assert line["pid"] == int(pid) == child != os.getpid()

@@ -201,6 +201,10 @@ mutation($i: CreateWebhookEndpointInput!) {
 RECEIVER_SCRIPT: Callable[[int], str] = lambda n: "500" if n % 5 == 2 else "ok"  # noqa: E731
 
 
+class NothingToHit(Exception):
+    """A process fault found no worker process to hit (the node's were being replaced)."""
+
+
 @dataclass
 class Config:
     wallets: int = 50
@@ -736,6 +740,8 @@ class Bank:
             kind = kinds[self.report.faults.total() % len(kinds)]
             try:
                 await self.inject(kind)
+            except NothingToHit:
+                continue  # not counted: the same kind again after the next pause
             except Exception as exc:  # a fault that could not be applied is reported, not fatal
                 self.report.problems.append(f"could not inject {kind}: {exc!r}")
             self.report.faults[kind] += 1
@@ -769,8 +775,9 @@ class Bank:
     async def inject_process_fault(self, kind: str) -> None:
         if kind == "kill_worker":
             workers = random.choice(self.nodes).workers_now()
-            if workers:
-                random.choice(workers).kill()
+            if not workers:
+                raise NothingToHit(kind)
+            random.choice(workers).kill()
         elif kind == "kill_node":
             node = random.choice(self.nodes)
             node.kill()
@@ -782,13 +789,14 @@ class Bank:
         elif kind == "pause_worker":
             # A stalled process (SIGSTOP for 2 s): its requests wait, time out or continue.
             workers = random.choice(self.nodes).workers_now()
-            if workers:
-                paused = random.choice(workers)
-                paused.suspend()
-                try:
-                    await asyncio.sleep(2)
-                finally:
-                    paused.resume()
+            if not workers:
+                raise NothingToHit(kind)
+            paused = random.choice(workers)
+            paused.suspend()
+            try:
+                await asyncio.sleep(2)
+            finally:
+                paused.resume()
 
     async def run(self) -> Report:
         started = time.monotonic()

@@ -63,6 +63,8 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_variable_values
 from graphql.pyutils import Path as InfoPath
 from strawberry.types.arguments import convert_argument
+from strawberry.types.field import StrawberryField
+from strawberry.types.fields.resolver import StrawberryResolver
 
 from billing.graphql.conversion import conversion_of
 from billing.graphql.variables import CoerceVariables, plan_variables
@@ -456,7 +458,8 @@ def direct_resolver(schema: GraphQLSchema, definition: GraphQLField) -> Direct |
     converted (their Python names looked up once, a scalar's or an enum's value passed as it
     is, anything else through Strawberry's ``convert_argument``), its Strawberry ``Info``, the
     source as ``self``, ``root`` or ``parent``. None: the wrapper is needed (the field has
-    extensions, or the schema exception handlers), or it is not a Strawberry resolver."""
+    extensions, or the schema exception handlers), or it is not Strawberry's own field and
+    resolver (a subclass may resolve otherwise)."""
     strawberry_schema = (schema.extensions or {}).get(STRAWBERRY_FIELD)
     field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
     if strawberry_schema is None or field is None or field.base_resolver is None:
@@ -466,6 +469,8 @@ def direct_resolver(schema: GraphQLSchema, definition: GraphQLField) -> Direct |
     if (
         field.extensions
         or getattr(converter, "exception_handlers", True)
+        or type(field).get_result is not StrawberryField.get_result
+        or type(resolver).__call__ is not StrawberryResolver.__call__
         or not callable(resolver.wrapped_func)
     ):
         return None

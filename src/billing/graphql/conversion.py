@@ -73,7 +73,7 @@ def _from_input(cls: type, value: Mapping[str, Any], context: InputContext) -> A
     for field in plan.fields:
         if field.graphql_name in value:
             given = value[field.graphql_name]
-            if field.convert is not None and given is not None:
+            if field.convert is not None:
                 given = context.convert(given, field.convert, field.graphql_name)
             kwargs[field.python_name] = given
     return cls(**kwargs)

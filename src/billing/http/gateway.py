@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import re
 import time
@@ -42,10 +43,16 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Direct = Callable[[Scope, bytes, Send], Awaitable[bool]]
 
 
+# Request ids come from a generator of their own, seeded by the kernel (again in a forked
+# child): an id is a label, not a secret, and ``uuid4`` asks the kernel for its bytes every
+# time. Not the shared one, whose state others set (tests reseed it) or use (retry jitter).
+_ids = random.Random()  # noqa: S311 - a label, not a secret (see above)
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id() -> str:
-    """32 random hex digits, as a UUID's, from the process's own generator: an id is a label,
-    not a secret, and ``uuid4`` asks the kernel for its bytes every time."""
-    return f"{random.getrandbits(128):032x}"
+    """32 random hex digits, as a UUID's."""
+    return f"{_ids.getrandbits(128):032x}"
 
 
 def request_id_of(scope: Scope) -> str:
