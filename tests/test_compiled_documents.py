@@ -227,15 +227,20 @@ DOCUMENTS = [
 ]
 
 
-async def both_ways(
-    text: str, variables: dict[str, Any], schema: strawberry.Schema = SMALL
-) -> tuple[ExecutionResult, ...]:
+def plan_of(text: str, schema: strawberry.Schema = SMALL) -> Compiled | None:
+    """The compiled plan of a valid document's operation, or None if it does not compile."""
     document = parse(text)
     operation = selected(document, None)
     assert operation is not None
-    plan = compile_(schema._schema, document, operation)
+    return compile_(schema._schema, document, operation)
+
+
+async def both_ways(
+    text: str, variables: dict[str, Any], schema: strawberry.Schema = SMALL
+) -> tuple[ExecutionResult, ...]:
+    plan = plan_of(text, schema)
     assert plan is not None, "the document compiles"
-    general = execute(schema._schema, document, variable_values=variables)
+    general = execute(schema._schema, parse(text), variable_values=variables)
     if not isinstance(general, ExecutionResult):
         general = await general
     return await plan.run(None, None, variables), general
@@ -308,24 +313,16 @@ async def test_resolvers_get_what_strawberry_gives_them(
 
 
 def test_resolvers_are_called_directly_unless_the_field_has_extensions() -> None:
-    def root_of(text: str) -> Any:
-        document = parse(text)
-        operation = selected(document, None)
-        assert operation is not None
-        plan = compile_(SMALL._schema, document, operation)
-        assert plan is not None
-        return plan.root
-
-    assert root_of(RESOLVED[0][0]).direct is not None
-    assert root_of(RESOLVED[-1][0]).direct is None  # Louder must run: the wrapper runs it
+    direct, louder = plan_of(RESOLVED[0][0]), plan_of(RESOLVED[-1][0])
+    assert direct is not None
+    assert louder is not None
+    assert direct.root.direct is not None
+    assert louder.root.direct is None  # Louder must run: the wrapper runs it
 
 
 async def test_a_schema_with_exception_handlers_keeps_strawberrys_wrapper() -> None:
     text = "query($n: Int!) { checked(n: $n) { ... on Refusal { reason } ... on Leaf { name } } }"
-    document = parse(text)
-    operation = selected(document, None)
-    assert operation is not None
-    plan = compile_(HANDLED._schema, document, operation)
+    plan = plan_of(text, HANDLED)
     assert plan is not None
     assert plan.root.direct is None
     compiled, general = await both_ways(text, {"n": -1}, HANDLED)
@@ -344,17 +341,11 @@ async def test_a_schema_with_exception_handlers_keeps_strawberrys_wrapper() -> N
     ids=["directive", "introspection", "two-root-fields", "operation-directive"],
 )
 def test_documents_the_plan_does_not_cover_take_the_executor(text: str) -> None:
-    document = parse(text)
-    operation = selected(document, None)
-    assert operation is not None
-    assert compile_(SMALL._schema, document, operation) is None
+    assert plan_of(text) is None
 
 
 def compiles(name: str) -> bool:
-    document = parse((OPERATIONS / f"{name}.graphql").read_text())
-    operation = selected(document, None)
-    assert operation is not None
-    return compile_(billing_schema._schema, document, operation) is not None
+    return plan_of((OPERATIONS / f"{name}.graphql").read_text(), billing_schema) is not None
 
 
 def test_which_client_documents_compile() -> None:
